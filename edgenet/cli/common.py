@@ -1,0 +1,36 @@
+"""Option groups shared by several verbs, so every verb spells them the same way."""
+
+from __future__ import annotations
+
+import argparse
+
+from edgenet.runtime import RUNTIME_CHOICES
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value}")
+    return value
+
+
+def add_runtime_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("interpreter")
+    g.add_argument("--runtime", choices=RUNTIME_CHOICES, default="auto",
+                   help="TFLite interpreter: ai-edge-litert, tflite-runtime or tensorflow.lite (default: first installed)")
+    g.add_argument("--threads", type=positive_int, default=None, help="interpreter threads (default: all cores)")
+    g.add_argument("--no-xnnpack", dest="xnnpack", action="store_false",
+                   help="run without the XNNPACK delegate (for comparison)")

@@ -1,0 +1,130 @@
+"""The one preprocessing function: camera frame (BGR uint8) -> model input tensor.
+
+Calibration, eval and the live loop all call :func:`preprocess`. A second copy of this code is the
+classic int8 accuracy bug (calibrating on different pixels than the ones inferred on), so there is
+none: ``calibration`` imports it from here.
+
+Pipeline: central crop (default 87.5 %, the ImageNet eval crop) -> bilinear resize to the model's
+input -> BGR to RGB (or grey) -> normalise to [-1, 1] (MobileNet's ``x / 127.5 - 1``) -> quantize
+with the input tensor's own scale and zero point. Crop happens before resize (resize works on the
+fewest pixels), and the normalise+quantize step is a 256-entry lookup table, so no float image is
+ever materialised for int8/uint8 models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from edgenet.errors import UsageError
+
+DEFAULT_CROP = 0.875
+# MobileNet (Keras applications and TF-slim) feed pixels as x / 127.5 - 1.
+PIXEL_MEAN = 127.5
+PIXEL_STD = 127.5
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a model wants as input, read from its input tensor."""
+
+    height: int
+    width: int
+    channels: int  # 1 or 3
+    dtype: str  # "uint8", "int8" or "float32"
+    scale: float = 0.0  # 0 for float inputs
+    zero_point: int = 0
+    mean: float = PIXEL_MEAN
+    std: float = PIXEL_STD
+
+    def __post_init__(self) -> None:
+        if self.channels not in (1, 3):
+            raise UsageError(f"input must have 1 or 3 channels, not {self.channels}")
+        if self.dtype not in ("uint8", "int8", "float32"):
+            raise UsageError(f"unsupported input dtype {self.dtype}")
+        if self.dtype != "float32" and self.scale <= 0:
+            raise UsageError(f"quantized {self.dtype} input needs a positive scale")
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (1, self.height, self.width, self.channels)
+
+
+def central_crop_box(height: int, width: int, fraction: float, aspect: float = 1.0) -> tuple[int, int, int, int]:
+    """(y0, y1, x0, x1) of the central crop with the model's aspect ratio.
+
+    The crop is the largest box of aspect ``aspect`` (width / height) that fits the frame, scaled by
+    ``fraction``; so a 16:9 frame feeding a square model loses its sides, not its shape.
+    """
+    if not (0.0 < fraction <= 1.0):
+        raise UsageError(f"crop fraction must be in (0, 1], got {fraction}")
+    if width / height > aspect:
+        ch = height * fraction
+        cw = ch * aspect
+    else:
+        cw = width * fraction
+        ch = cw / aspect
+    ch_i, cw_i = max(1, round(ch)), max(1, round(cw))
+    y0 = (height - ch_i) // 2
+    x0 = (width - cw_i) // 2
+    return y0, y0 + ch_i, x0, x0 + cw_i
+
+
+@lru_cache(maxsize=32)
+def _lookup_table(spec: InputSpec) -> np.ndarray:
+    """Pixel value (0..255) -> model input value, for every pixel value at once."""
+    real = (np.arange(256, dtype=np.float64) - spec.mean) / spec.std
+    if spec.dtype == "float32":
+        return real.astype(np.float32)
+    info = np.iinfo(spec.dtype)
+    q = np.clip(np.round(real / spec.scale + spec.zero_point), info.min, info.max)
+    # Stored as uint8 bytes so cv2.LUT can apply it; int8 is reinterpreted with a view afterwards.
+    return q.astype(spec.dtype).view(np.uint8)
+
+
+def preprocess(frame: np.ndarray, spec: InputSpec, crop: float = DEFAULT_CROP) -> np.ndarray:
+    """BGR (or grey) uint8 frame of any size -> input tensor of ``spec.shape`` and ``spec.dtype``."""
+    if frame is None or frame.ndim not in (2, 3) or frame.dtype != np.uint8:
+        raise UsageError("a frame must be an HxW or HxWxC uint8 image")
+    h, w = frame.shape[:2]
+    y0, y1, x0, x1 = central_crop_box(h, w, crop, spec.width / spec.height)
+    # Slicing is a view; resize reads only the cropped pixels.
+    img = cv2.resize(frame[y0:y1, x0:x1], (spec.width, spec.height), interpolation=cv2.INTER_LINEAR)
+    if img.ndim == 2:
+        img = img[:, :, None]
+    channels = img.shape[2]
+    if spec.channels == 3:
+        if channels == 1:
+            img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+        elif channels == 4:
+            img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
+        else:
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    else:
+        if channels == 3:
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+        elif channels == 4:
+            img = cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY)
+        img = img.reshape(spec.height, spec.width, 1)
+    lut = _lookup_table(spec)
+    if spec.dtype == "float32":
+        out = lut[img]
+    else:
+        out = cv2.LUT(img, lut).reshape(img.shape)
+        if spec.dtype == "int8":
+            out = out.view(np.int8)
+    return out.reshape(spec.shape)
+
+
+def quantize(values: np.ndarray, scale: float, zero_point: int, dtype: str) -> np.ndarray:
+    """Real values -> integer tensor values (round to nearest, clip to the dtype range)."""
+    info = np.iinfo(dtype)
+    return np.clip(np.round(np.asarray(values, np.float64) / scale + zero_point), info.min, info.max).astype(dtype)
+
+
+def dequantize(values: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """Integer tensor values -> real values."""
+    return (np.asarray(values, np.float32) - np.float32(zero_point)) * np.float32(scale)
