@@ -1,0 +1,46 @@
+"""Shared fixtures. Test tiers: pure (no TensorFlow, no hardware), @pytest.mark.tensorflow,
+@pytest.mark.ssh, @pytest.mark.browser, and @pytest.mark.board (opt-in with --board)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# ../shared/reference beside the project root: present on the developers' machines and CI, absent
+# in a user's clone. Tests that use it skip cleanly without it.
+REFERENCE = Path(os.environ.get("EDGENET_REFERENCE", ROOT.parent / "shared" / "reference"))
+
+
+def pytest_addoption(parser):
+    parser.addoption("--board", action="store_true", default=False, help="run tests that need a real board")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--board"):
+        return
+    skip = pytest.mark.skip(reason="needs a real board: run with --board")
+    for item in items:
+        if "board" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def reference() -> Path:
+    if not REFERENCE.is_dir():
+        pytest.skip(f"shared reference data not found at {REFERENCE}")
+    return REFERENCE
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> Path:
+    """A tiny int8 MobileNet V1 (alpha 0.25, 64 px, 10 classes) committed under tests/fixtures."""
+    return FIXTURES / "mobilenet_v1_025_64_int8.tflite"
+
+
+@pytest.fixture(scope="session")
+def tiny_labels() -> Path:
+    return FIXTURES / "tiny_labels.txt"
