@@ -17,8 +17,6 @@ from edgenet.errors import EdgenetError
 # Order is the order of `edgenet --help`.
 VERBS = (
     "run",
-    "eval",
-    "info",
 )
 
 

@@ -1,0 +1,232 @@
+"""The live loop: capture ‖ (preprocess in the capture thread) -> inference -> top-k -> output.
+
+Capture and preprocessing run in their own thread (``edgenet.capture``), so while the interpreter
+works on frame N the next frame is already being read and turned into a tensor. OpenCV and the
+TFLite interpreter release the GIL, so the two threads really run on two cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import IO, Callable
+
+import cv2
+
+from edgenet.capture import Backoff, Capture, EndOfStream, FrameTimeout
+from edgenet.errors import UsageError
+from edgenet.labels import load_labels
+from edgenet.postprocess import TopK
+from edgenet.preprocess import DEFAULT_CROP, preprocess
+from edgenet.render import Window, annotate, display_available
+from edgenet.runtime import environment, load_interpreter
+from edgenet.sources import open_source, parse_source
+from edgenet.stats import Summary, summarize
+
+STAGES = ("capture_wait", "preprocess", "inference", "postprocess", "render")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    model: str
+    source: str
+    labels: str | None = None
+    runtime: str = "auto"
+    threads: int | None = None
+    xnnpack: bool = True
+    top_k: int = 5
+    threshold: float = 0.0
+    smoothing: float = 0.0
+    headless: bool = False
+    json: bool = False
+    record: str | None = None
+    max_frames: int | None = None
+    duration: float | None = None
+    realtime: bool = False
+    crop: float = DEFAULT_CROP
+    reconnect_timeout: float | None = None  # None: a lost camera is retried until the run ends
+
+    def __post_init__(self) -> None:
+        if self.max_frames is not None and self.max_frames < 1:
+            raise UsageError(f"--max-frames must be at least 1, got {self.max_frames}")
+        if self.duration is not None and self.duration <= 0:
+            raise UsageError(f"--duration must be positive, got {self.duration}")
+        if not 0.0 < self.crop <= 1.0:
+            raise UsageError(f"--crop must be in (0, 1], got {self.crop}")
+        if self.record is not None:
+            folder = os.path.dirname(os.path.abspath(self.record))
+            if not os.path.isdir(folder):
+                raise UsageError(f"cannot record to {self.record}: folder {folder} does not exist")
+
+
+@dataclass
+class RunSummary:
+    frames: int
+    seconds: float
+    e2e_fps: float
+    model_fps: float
+    stages: dict[str, Summary]
+    dropped: int
+    outages: int
+    source: str
+    environment: dict
+    last_top: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "frames": self.frames,
+            "seconds": round(self.seconds, 3),
+            "e2e_fps": round(self.e2e_fps, 2),
+            "model_fps": round(self.model_fps, 2),
+            "dropped": self.dropped,
+            "outages": self.outages,
+            "source": self.source,
+            "stages_ms": {name: s.as_dict() for name, s in self.stages.items()},
+            "environment": self.environment,
+            "last_top": self.last_top,
+        }
+
+
+class _Recorder:
+    def __init__(self, path: str, fps: float):
+        self.path, self.fps, self.writer = path, fps, None
+
+    def write(self, frame) -> None:
+        if self.writer is None:
+            h, w = frame.shape[:2]
+            fourcc = cv2.VideoWriter_fourcc(*("mp4v" if self.path.lower().endswith((".mp4", ".m4v", ".mov")) else "MJPG"))
+            self.writer = cv2.VideoWriter(self.path, fourcc, self.fps, (w, h))
+            if not self.writer.isOpened():
+                raise UsageError(f"cannot write video {self.path} (unsupported extension? use .mp4 or .avi)")
+        self.writer.write(frame)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+
+
+def run_pipeline(
+    config: RunConfig,
+    *,
+    out: IO[str] | None = None,
+    log: Callable[[str], None] | None = None,
+    on_frame: Callable | None = None,
+) -> RunSummary:
+    """Run the loop until the source ends, a bound is hit, or the window is closed."""
+    out = out or sys.stdout
+    log = log or (lambda message: print(f"edgenet: {message}", file=sys.stderr, flush=True))
+    spec = parse_source(config.source)  # bad URIs fail before the model loads
+    model = load_interpreter(config.model, runtime=config.runtime, threads=config.threads, xnnpack=config.xnnpack)
+    labels = load_labels(config.labels, model.classes)
+    post = TopK(labels, config.top_k, config.smoothing, config.threshold)
+    input_spec = model.input_spec
+
+    source = open_source(config.source)
+    live = source.live
+    window = None
+    if not config.headless and not config.json:
+        if display_available():
+            window = Window()
+        elif not config.headless:
+            log("no display (or OpenCV without GUI): running headless")
+    recorder = _Recorder(config.record, source.nominal_fps or 30.0) if config.record else None
+    draw = window is not None or recorder is not None or on_frame is not None
+    capture = Capture(
+        source,
+        reopen=(lambda: open_source(config.source)) if live else None,
+        transform=lambda image: preprocess(image, input_spec, config.crop),
+        latest_only=live or config.realtime,
+        pace_fps=(source.nominal_fps or 30.0) if (config.realtime and not live) else None,
+        backoff=Backoff(give_up_after=config.reconnect_timeout),
+        log=log,
+    )
+    timings: dict[str, list[int]] = {name: [] for name in STAGES}
+    frames = 0
+    top: list[dict] = []
+    started = first = time.perf_counter_ns()
+    last_line = started
+    window_frames = 0
+    deadline = started + int(config.duration * 1e9) if config.duration else None
+    e2e = 0.0
+    try:
+        capture.start()
+        while True:
+            t0 = time.perf_counter_ns()
+            if deadline is not None and t0 >= deadline:
+                break
+            try:
+                frame = capture.get(timeout=0.25)
+            except FrameTimeout:
+                continue
+            except EndOfStream:
+                break
+            t1 = time.perf_counter_ns()
+            model.set_input(frame.tensor)
+            model.invoke()
+            scores = model.scores()
+            t2 = time.perf_counter_ns()
+            top = post(scores)
+            t3 = time.perf_counter_ns()
+            frames += 1
+            window_frames += 1
+            if frames == 1:
+                first = t3  # end-to-end FPS counts from the first result, not from start-up
+            elapsed = (t3 - first) / 1e9
+            e2e = (frames - 1) / elapsed if elapsed > 0 else 0.0
+            infer_ms = (t2 - t1) / 1e6
+            keep_going = True
+            if draw:
+                shown = annotate(frame.image, top, e2e, infer_ms)
+                if recorder is not None:
+                    recorder.write(shown)
+                if on_frame is not None:
+                    model_fps = 1e3 / infer_ms if infer_ms > 0 else 0.0
+                    on_frame(shown, {"frame": frame.index, "top": top, "e2e_fps": round(e2e, 2),
+                                     "model_fps": round(model_fps, 2), "infer_ms": round(infer_ms, 3)})
+                if window is not None:
+                    keep_going = window.show(shown)
+            t4 = time.perf_counter_ns()
+            if frames > 1:  # the first frame pays for warm-up; keep it out of the statistics
+                timings["capture_wait"].append(t1 - t0)
+                timings["preprocess"].append(frame.transform_ns)
+                timings["inference"].append(t2 - t1)
+                timings["postprocess"].append(t3 - t2)
+                if draw:
+                    timings["render"].append(t4 - t3)
+            if config.json:
+                out.write(json.dumps({"frame": frame.index, "top": top, "infer_ms": round(infer_ms, 3),
+                                      "e2e_fps": round(e2e, 2)}) + "\n")
+                out.flush()
+            elif window is None and t4 - last_line >= 1_000_000_000:
+                rate = window_frames / ((t4 - last_line) / 1e9)
+                best = ", ".join(f"{t['label']} {t['score']:.2f}" for t in top[:3]) or "(below threshold)"
+                out.write(f"{rate:6.1f} fps | inference {infer_ms:6.2f} ms | {best}\n")
+                out.flush()
+                last_line, window_frames = t4, 0
+            if not keep_going or (config.max_frames is not None and frames >= config.max_frames):
+                break
+    finally:
+        capture.stop()
+        if recorder is not None:
+            recorder.close()
+        if window is not None:
+            window.close()
+    end = time.perf_counter_ns()
+    stages = {name: summarize(samples) for name, samples in timings.items() if samples}
+    inference = stages.get("inference")
+    seconds = (end - first) / 1e9 if frames else 0.0
+    return RunSummary(
+        frames=frames,
+        seconds=seconds,
+        e2e_fps=e2e,
+        model_fps=inference.fps if inference else 0.0,
+        stages=stages,
+        dropped=capture.dropped,
+        outages=capture.outages,
+        source=source.name,
+        environment=environment(model) | {"source_live": live},
+        last_top=top,
+    )

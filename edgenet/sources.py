@@ -1,0 +1,370 @@
+"""Video sources addressed by URI, jetson-inference style.
+
+    v4l2://0, /dev/video0        a V4L2 camera through OpenCV
+    csi://0                      the board's camera: picamera2 on a Raspberry Pi,
+                                 a GStreamer nvarguscamerasrc pipeline on a Jetson
+    rtsp://..., http(s)://...    a network stream (OpenCV/FFmpeg)
+    clip.mp4, file:///clip.mp4   a video file
+    photos/, 'photos/*.jpg'      a folder or glob of images
+    pattern://?width=320&frames=100  a synthetic test pattern
+
+Every URI takes ``?width=&height=&fps=`` to ask the device for a mode. A source only produces frames
+(BGR uint8); it knows nothing of threads, models or files written: see ``edgenet.capture``.
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+import os
+import re
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlsplit
+
+import cv2
+import numpy as np
+
+from edgenet.board import is_jetson, is_raspberry_pi
+from edgenet.errors import SourceError, SourceLost
+
+VIDEO_EXTENSIONS = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".h264", ".mjpg", ".mjpeg"}
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
+STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp")
+_OPTION_TYPES = {"width": int, "height": int, "fps": float, "frames": int}
+
+PICAMERA2_HINT = (
+    "picamera2 is not importable. On Raspberry Pi OS: sudo apt install python3-picamera2, and make the "
+    "venv with --system-site-packages (python3 -m venv --system-site-packages .venv) so it sees apt's packages"
+)
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A parsed source URI."""
+
+    kind: str  # "v4l2", "csi", "stream", "file", "images", "pattern"
+    location: str  # device index or path, URL, file path, folder/glob
+    options: dict = field(default_factory=dict)
+
+    @property
+    def live(self) -> bool:
+        """Live sources produce frames in real time whether we read them or not."""
+        return self.kind in ("v4l2", "csi", "stream")
+
+
+def _options(query: str, uri: str) -> dict:
+    opts: dict = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key not in _OPTION_TYPES:
+            raise SourceError(f"unknown option {key!r} in source {uri!r}; known: {', '.join(_OPTION_TYPES)}")
+        try:
+            opts[key] = _OPTION_TYPES[key](value)
+        except ValueError:
+            raise SourceError(f"option {key}={value!r} in source {uri!r} is not a number") from None
+        if opts[key] <= 0:
+            raise SourceError(f"option {key} in source {uri!r} must be positive")
+    return opts
+
+
+def _device_index(text: str, uri: str) -> str:
+    if re.fullmatch(r"\d+", text):
+        return text
+    if re.fullmatch(r"/dev/video\d+", text):
+        return text
+    raise SourceError(f"{uri!r}: expected a camera number or /dev/videoN")
+
+
+def parse_source(uri: str) -> SourceSpec:
+    """URI -> SourceSpec. Strict: anything that is not clearly a source is an error, not a guess."""
+    if not isinstance(uri, str) or not uri.strip():
+        raise SourceError("empty source; give --camera N or --source URI")
+    uri = uri.strip()
+    m = re.fullmatch(r"([a-z][a-z0-9+.-]*)://(.*)", uri, flags=re.IGNORECASE)
+    if m:
+        scheme = m.group(1).lower()
+        parts = urlsplit(uri)
+        if scheme in STREAM_SCHEMES:
+            # Query strings belong to the stream's server; keep the URL whole.
+            return SourceSpec("stream", uri)
+        rest = m.group(2)
+        path, _, query = rest.partition("?")
+        opts = _options(query, uri)
+        if scheme == "v4l2":
+            return SourceSpec("v4l2", _device_index(path, uri), opts)
+        if scheme == "csi":
+            if not re.fullmatch(r"\d+", path):
+                raise SourceError(f"{uri!r}: expected csi://N with a camera number")
+            return SourceSpec("csi", path, opts)
+        if scheme in ("pattern", "test"):
+            if path not in ("", "bars"):
+                raise SourceError(f"{uri!r}: the only test pattern is pattern:// (or pattern://bars)")
+            return SourceSpec("pattern", "bars", opts)
+        if scheme == "file":
+            return _path_spec(parts.path or path, uri, opts)
+        raise SourceError(
+            f"unknown source scheme {scheme!r} in {uri!r}; use v4l2://, csi://, rtsp://, http://, file://, pattern://"
+        )
+    if re.fullmatch(r"/dev/video\d+", uri):
+        return SourceSpec("v4l2", uri)
+    if re.fullmatch(r"\d+", uri):
+        raise SourceError(f"source {uri!r} is ambiguous: use --camera {uri} or v4l2://{uri}")
+    path, _, query = uri.partition("?") if not os.path.exists(uri) else (uri, "", "")
+    return _path_spec(path, uri, _options(query, uri))
+
+
+def _path_spec(path: str, uri: str, opts: dict) -> SourceSpec:
+    if any(ch in path for ch in "*?[") and not os.path.exists(path):
+        return SourceSpec("images", path, opts)
+    if os.path.isdir(path):
+        return SourceSpec("images", path, opts)
+    if not os.path.exists(path):
+        raise SourceError(f"source not found: {path}")
+    ext = os.path.splitext(path)[1].lower()
+    if ext in IMAGE_EXTENSIONS:
+        return SourceSpec("images", path, opts)
+    return SourceSpec("file", path, opts)
+
+
+def camera_uri(index: int) -> str:
+    """What ``--camera N`` means on this board.
+
+    A Pi's ribbon camera is only reachable through libcamera (picamera2), a Jetson's CSI camera only
+    through Argus (GStreamer); USB cameras everywhere else are V4L2 devices.
+    """
+    if index < 0:
+        raise SourceError(f"camera number must be 0 or more, got {index}")
+    if is_raspberry_pi():
+        try:
+            import picamera2  # noqa: F401
+        except ImportError:
+            return f"v4l2://{index}"
+        return f"csi://{index}"
+    if is_jetson() and not os.path.exists(f"/dev/video{index}"):
+        return f"csi://{index}"
+    return f"v4l2://{index}"
+
+
+class FrameSource:
+    """Produces BGR uint8 frames. ``read()`` returns None at the end of a finite source and raises
+    SourceLost when a live device stops answering (the capture thread then retries)."""
+
+    live = False
+    name = "source"
+    nominal_fps: float | None = None
+
+    def open(self) -> None:  # pragma: no cover - overridden
+        pass
+
+    def read(self) -> np.ndarray | None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class OpenCVSource(FrameSource):
+    """V4L2 cameras, video files and network streams through cv2.VideoCapture."""
+
+    def __init__(self, target, name: str, live: bool, api: int = cv2.CAP_ANY, options: dict | None = None):
+        self.target, self.name, self.live, self.api = target, name, live, api
+        self.options = options or {}
+        self.cap: cv2.VideoCapture | None = None
+
+    def open(self) -> None:
+        cap = cv2.VideoCapture(self.target, self.api)
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError(f"cannot open {self.name}")
+        if self.live:
+            for key, prop in (("width", cv2.CAP_PROP_FRAME_WIDTH), ("height", cv2.CAP_PROP_FRAME_HEIGHT), ("fps", cv2.CAP_PROP_FPS)):
+                if key in self.options:
+                    cap.set(prop, self.options[key])
+            # Ask the driver for a short queue so frames are fresh (not all backends honour it).
+            cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        self.nominal_fps = fps if fps and 0 < fps < 1000 else None
+        self.cap = cap
+
+    def read(self) -> np.ndarray | None:
+        if self.cap is None:
+            raise SourceLost(f"{self.name} is not open")
+        ok, frame = self.cap.read()
+        if not ok or frame is None:
+            if self.live:
+                raise SourceLost(f"{self.name} stopped delivering frames")
+            return None
+        return frame
+
+    def close(self) -> None:
+        if self.cap is not None:
+            self.cap.release()
+            self.cap = None
+
+
+class ImageFolderSource(FrameSource):
+    """Every image of a folder (sorted) or a glob, once; unreadable files are skipped and counted."""
+
+    def __init__(self, location: str):
+        self.name = location
+        if os.path.isdir(location):
+            paths = [os.path.join(location, f) for f in os.listdir(location)]
+        elif os.path.isfile(location):
+            paths = [location]
+        else:
+            paths = globlib.glob(location, recursive=True)
+        self.paths = sorted(p for p in paths if os.path.splitext(p)[1].lower() in IMAGE_EXTENSIONS)
+        self.skipped: list[str] = []
+        self.current: str | None = None
+        self._next = 0
+
+    def open(self) -> None:
+        if not self.paths:
+            raise SourceError(f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) in {self.name}")
+
+    def read(self) -> np.ndarray | None:
+        while self._next < len(self.paths):
+            path = self.paths[self._next]
+            self._next += 1
+            frame = cv2.imread(path, cv2.IMREAD_COLOR)
+            if frame is not None:
+                self.current = path
+                return frame
+            self.skipped.append(path)
+        return None
+
+
+class PatternSource(FrameSource):
+    """Synthetic moving colour bars with a frame counter: a camera stand-in that needs nothing."""
+
+    def __init__(self, options: dict):
+        self.width = options.get("width", 640)
+        self.height = options.get("height", 480)
+        self.frames = options.get("frames")
+        self.nominal_fps = options.get("fps")
+        self.name = f"pattern {self.width}x{self.height}"
+        self._count = 0
+        colours = np.array([[255, 255, 255], [0, 255, 255], [255, 255, 0], [0, 255, 0],
+                            [255, 0, 255], [0, 0, 255], [255, 0, 0], [0, 0, 0]], np.uint8)
+        bar = np.repeat(colours, -(-self.width // len(colours)), axis=0)[: self.width]
+        self._bars = np.ascontiguousarray(np.broadcast_to(bar, (self.height, self.width, 3)))
+
+    def read(self) -> np.ndarray | None:
+        if self.frames is not None and self._count >= self.frames:
+            return None
+        shift = (self._count * 4) % self.width
+        frame = np.roll(self._bars, shift, axis=1)
+        cv2.putText(frame, f"{self._count}", (10, self.height - 10), cv2.FONT_HERSHEY_SIMPLEX,
+                    max(0.5, self.height / 480), (128, 128, 128), 2, cv2.LINE_AA)
+        self._count += 1
+        return frame
+
+
+class Picamera2Source(FrameSource):
+    """A Raspberry Pi camera through picamera2 (libcamera). Imported only when used."""
+
+    live = True
+
+    def __init__(self, index: int, options: dict):
+        self.index = index
+        self.size = (options.get("width", 1280), options.get("height", 720))
+        self.fps = options.get("fps")
+        self.name = f"csi://{index} (picamera2)"
+        self.camera = None
+
+    def open(self) -> None:
+        try:
+            from picamera2 import Picamera2
+        except ImportError:
+            raise SourceError(PICAMERA2_HINT) from None
+        try:
+            camera = Picamera2(camera_num=self.index)
+            # RGB888 is stored B, G, R in memory: already OpenCV's order.
+            controls = {"FrameRate": self.fps} if self.fps else {}
+            config = camera.create_video_configuration(main={"size": self.size, "format": "RGB888"}, controls=controls)
+            camera.configure(config)
+            camera.start()
+        except (IndexError, RuntimeError, OSError) as exc:
+            raise SourceError(f"cannot open Pi camera {self.index}: {exc}") from None
+        self.camera = camera
+        self.nominal_fps = self.fps
+
+    def read(self) -> np.ndarray | None:
+        if self.camera is None:
+            raise SourceLost(f"{self.name} is not open")
+        try:
+            frame = self.camera.capture_array("main")
+        except Exception as exc:  # libcamera reports a lost camera as assorted errors
+            raise SourceLost(f"{self.name}: {exc}") from None
+        if frame is None:
+            raise SourceLost(f"{self.name} returned no frame")
+        if frame.ndim == 3 and frame.shape[2] == 4:  # XBGR8888 configurations
+            frame = frame[:, :, :3]
+        return frame
+
+    def close(self) -> None:
+        if self.camera is not None:
+            try:
+                self.camera.stop()
+                self.camera.close()
+            finally:
+                self.camera = None
+
+
+def jetson_csi_pipeline(index: int, width: int = 1280, height: int = 720, fps: float = 30) -> str:
+    """GStreamer pipeline for a Jetson CSI camera through Argus, ending in BGR frames for OpenCV."""
+    return (
+        f"nvarguscamerasrc sensor-id={index} ! "
+        f"video/x-raw(memory:NVMM), width=(int){width}, height=(int){height}, "
+        f"framerate=(fraction){int(round(fps))}/1, format=(string)NV12 ! "
+        f"nvvidconv ! video/x-raw, width=(int){width}, height=(int){height}, format=(string)BGRx ! "
+        "videoconvert ! video/x-raw, format=(string)BGR ! appsink drop=true max-buffers=1 sync=false"
+    )
+
+
+def opencv_has_gstreamer() -> bool:
+    info = cv2.getBuildInformation()
+    m = re.search(r"GStreamer:\s*(\S+)", info)
+    return bool(m and m.group(1).upper().startswith("YES"))
+
+
+def open_source(uri: str, *, width: int | None = None, height: int | None = None, fps: float | None = None) -> FrameSource:
+    """Parse ``uri``, open the source and return it (SourceError if it cannot be opened)."""
+    spec = parse_source(uri)
+    options = dict(spec.options)
+    for key, value in (("width", width), ("height", height), ("fps", fps)):
+        if value is not None:
+            options[key] = value
+    source = _make_source(spec, options)
+    source.open()
+    return source
+
+
+def _make_source(spec: SourceSpec, options: dict) -> FrameSource:
+    if spec.kind == "v4l2":
+        target = int(spec.location) if spec.location.isdigit() else spec.location
+        return OpenCVSource(target, f"camera {spec.location} (V4L2)", live=True, api=cv2.CAP_V4L2, options=options)
+    if spec.kind == "csi":
+        index = int(spec.location)
+        if is_jetson():
+            if not opencv_has_gstreamer():
+                raise SourceError(
+                    "this OpenCV has no GStreamer (pip's wheels do not); on a Jetson use JetPack's OpenCV: "
+                    "sudo apt install python3-opencv and a venv made with --system-site-packages"
+                )
+            pipeline = jetson_csi_pipeline(index, options.get("width", 1280), options.get("height", 720), options.get("fps", 30))
+            return OpenCVSource(pipeline, f"csi://{index} (Argus)", live=True, api=cv2.CAP_GSTREAMER)
+        return Picamera2Source(index, options)
+    if spec.kind == "stream":
+        return OpenCVSource(spec.location, spec.location, live=True, api=cv2.CAP_FFMPEG)
+    if spec.kind == "file":
+        return OpenCVSource(spec.location, spec.location, live=False)
+    if spec.kind == "images":
+        return ImageFolderSource(spec.location)
+    if spec.kind == "pattern":
+        return PatternSource(options)
+    raise SourceError(f"unsupported source kind {spec.kind}")  # pragma: no cover
