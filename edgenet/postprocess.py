@@ -8,10 +8,11 @@ from edgenet.errors import UsageError
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k highest scores, best first (argpartition: O(n), then sort only k)."""
-    k = min(k, scores.shape[-1])
-    idx = np.argpartition(-scores, k - 1)[:k]
-    return idx[np.argsort(-scores[idx], kind="stable")]
+    """Indices of the k highest scores, best first; ties go to the lower index, as argmax does.
+
+    Quantized outputs tie often (256 levels); an unstable order would make accuracy depend on luck.
+    """
+    return np.argsort(-scores, kind="stable")[:k]
 
 
 class TopK:

@@ -53,15 +53,19 @@ class InputSpec:
         return (1, self.height, self.width, self.channels)
 
 
-def central_crop_box(height: int, width: int, fraction: float, aspect: float = 1.0) -> tuple[int, int, int, int]:
-    """(y0, y1, x0, x1) of the central crop with the model's aspect ratio.
+def central_crop_box(height: int, width: int, fraction: float, aspect: float | None = 1.0) -> tuple[int, int, int, int]:
+    """(y0, y1, x0, x1) of the central crop.
 
-    The crop is the largest box of aspect ``aspect`` (width / height) that fits the frame, scaled by
-    ``fraction``; so a 16:9 frame feeding a square model loses its sides, not its shape.
+    With ``aspect`` (width / height, the model's): the largest box of that shape that fits the frame,
+    scaled by ``fraction``; a 16:9 camera frame feeding a square model loses its sides, not its shape.
+    With ``aspect=None``: ``fraction`` of each side (TF-slim's ``central_crop``), which the resize then
+    stretches to the model's shape.
     """
     if not (0.0 < fraction <= 1.0):
         raise UsageError(f"crop fraction must be in (0, 1], got {fraction}")
-    if width / height > aspect:
+    if aspect is None:
+        ch, cw = height * fraction, width * fraction
+    elif width / height > aspect:
         ch = height * fraction
         cw = ch * aspect
     else:
@@ -85,12 +89,15 @@ def _lookup_table(spec: InputSpec) -> np.ndarray:
     return q.astype(spec.dtype).view(np.uint8)
 
 
-def preprocess(frame: np.ndarray, spec: InputSpec, crop: float = DEFAULT_CROP) -> np.ndarray:
-    """BGR (or grey) uint8 frame of any size -> input tensor of ``spec.shape`` and ``spec.dtype``."""
+def preprocess(frame: np.ndarray, spec: InputSpec, crop: float = DEFAULT_CROP, keep_aspect: bool = True) -> np.ndarray:
+    """BGR (or grey) uint8 frame of any size -> input tensor of ``spec.shape`` and ``spec.dtype``.
+
+    ``keep_aspect=False`` reproduces TF-slim's ImageNet eval protocol (crop each side, stretch).
+    """
     if frame is None or frame.ndim not in (2, 3) or frame.dtype != np.uint8:
         raise UsageError("a frame must be an HxW or HxWxC uint8 image")
     h, w = frame.shape[:2]
-    y0, y1, x0, x1 = central_crop_box(h, w, crop, spec.width / spec.height)
+    y0, y1, x0, x1 = central_crop_box(h, w, crop, spec.width / spec.height if keep_aspect else None)
     # Slicing is a view; resize reads only the cropped pixels.
     img = cv2.resize(frame[y0:y1, x0:x1], (spec.width, spec.height), interpolation=cv2.INTER_LINEAR)
     if img.ndim == 2:

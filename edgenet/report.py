@@ -28,3 +28,21 @@ def print_run_summary(summary, file: IO[str] | None = None) -> None:
         f"threads {env.get('threads')} | {env.get('cpu')} ({env.get('cores')} cores) | "
         f"Python {env.get('python')}" + (f" | {env['board']}" if env.get("board") else "")
     )
+
+
+def print_eval_report(report, file: IO[str] | None = None, worst: int = 10) -> None:
+    console = Console(file=file, highlight=False, soft_wrap=True)
+    console.print(
+        f"[bold]top-1 {report.top1 * 100:.1f}%[/]  top-5 {report.top5 * 100:.1f}%  on {report.count} images "
+        f"of {report.dataset} ({report.seconds:.1f} s)"
+    )
+    if report.unreadable:
+        console.print(f"[yellow]{len(report.unreadable)} unreadable image(s) skipped[/]")
+    rows = sorted(report.per_class.items(), key=lambda kv: (kv[1]["top1"], kv[1]["top5"]))[:worst]
+    if len(report.per_class) > 1 and rows:
+        table = Table(title=f"weakest {len(rows)} classes")
+        for col in ("class", "images", "top-1", "top-5"):
+            table.add_column(col, justify="left" if col == "class" else "right")
+        for name, row in rows:
+            table.add_row(name, str(row["count"]), f"{row['top1'] * 100:.0f}%", f"{row['top5'] * 100:.0f}%")
+        console.print(table)

@@ -17,6 +17,7 @@ from edgenet.errors import EdgenetError
 # Order is the order of `edgenet --help`.
 VERBS = (
     "run",
+    "eval",
 )
 
 

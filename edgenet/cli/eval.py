@@ -1,0 +1,51 @@
+"""`edgenet eval`: top-1 / top-5 accuracy on a labelled folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from edgenet.cli.common import add_runtime_options, positive_int
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="top-1/top-5 accuracy of a model on a labelled image folder",
+        description="Accuracy on an ImageFolder (one sub-folder per class) or a flat folder with a "
+        "file,class_index CSV (class_index without background).",
+    )
+    p.add_argument("--model", required=True, help=".tflite classifier")
+    p.add_argument("--labels", help="labels file (needed to match class folder names)")
+    p.add_argument("--images", required=True, metavar="DIR", help="image folder")
+    p.add_argument("--ground-truth", metavar="CSV", help="file,class_index CSV for a flat folder")
+    p.add_argument("--crop", type=float, default=0.875, help="central crop fraction (default 0.875)")
+    p.add_argument("--stretch", action="store_true",
+                   help="crop 87.5%% of each side and stretch to the model's shape (TF-slim's eval protocol) "
+                   "instead of an aspect-preserving crop")
+    p.add_argument("--limit", type=positive_int, help="evaluate only the first N images")
+    p.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
+    p.add_argument("-o", "--output", metavar="REPORT.json", help="also write the JSON report here")
+    add_runtime_options(p)
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from edgenet.evaluate import evaluate
+    from edgenet.report import print_eval_report
+
+    report = evaluate(
+        args.model, args.images, labels=args.labels, ground_truth=args.ground_truth, runtime=args.runtime,
+        threads=args.threads, xnnpack=args.xnnpack, crop=args.crop, keep_aspect=not args.stretch, limit=args.limit,
+    )
+    data = report.as_dict()
+    if args.output:
+        with open(args.output, "w") as f:
+            json.dump(data, f, indent=2)
+    if args.json:
+        json.dump(data, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print_eval_report(report)
+    return 0

@@ -1,0 +1,196 @@
+"""Top-1 / top-5 accuracy of a .tflite classifier on a folder of labelled images.
+
+Two layouts:
+- ImageFolder: one sub-folder per class, named like the class's label (``tabby``, ``tabby cat``,
+  ``tabby_cat``; any comma-separated synonym of an ImageNet label works), or by class number;
+- a flat folder with a CSV ``file,class_index`` (extra columns allowed). ``class_index`` counts
+  classes without background (0..999 for ImageNet), as ImageNet's own ground truth does; for a
+  1001-output model the background offset is added here.
+
+Images go through the same ``preprocess`` as the live loop and calibration.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from edgenet.errors import DatasetError
+from edgenet.labels import has_background, load_labels
+from edgenet.postprocess import top_k
+from edgenet.preprocess import DEFAULT_CROP, preprocess
+from edgenet.runtime import environment, load_interpreter
+from edgenet.sources import IMAGE_EXTENSIONS
+
+
+@dataclass
+class EvalReport:
+    model: str
+    dataset: str
+    count: int
+    top1: float
+    top5: float
+    per_class: dict[str, dict]
+    unreadable: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    environment: dict = field(default_factory=dict)
+    crop: float = DEFAULT_CROP
+    keep_aspect: bool = True
+
+    def as_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "dataset": self.dataset,
+            "count": self.count,
+            "top1": round(self.top1, 4),
+            "top5": round(self.top5, 4),
+            "preprocessing": {"crop": self.crop, "keep_aspect": self.keep_aspect, "resize": "bilinear",
+                              "colour": "RGB", "normalise": "x/127.5-1"},
+            "per_class": self.per_class,
+            "unreadable": self.unreadable,
+            "seconds": round(self.seconds, 2),
+            "environment": self.environment,
+        }
+
+
+def _normalise(name: str) -> str:
+    return " ".join(name.replace("_", " ").replace("-", " ").lower().split())
+
+
+def _label_lookup(labels: list[str]) -> dict[str, int]:
+    """Every spelling of every label -> its output index. Ambiguous synonyms are left out."""
+    lookup: dict[str, int] = {}
+    ambiguous: set[str] = set()
+    for index, label in enumerate(labels):
+        names = {_normalise(label)} | {_normalise(part) for part in label.split(",") if part.strip()}
+        for name in names:
+            if name in lookup and lookup[name] != index:
+                ambiguous.add(name)
+            lookup.setdefault(name, index)
+    for name in ambiguous:
+        del lookup[name]
+    # the full label wins over a clashing synonym
+    for index, label in enumerate(labels):
+        lookup[_normalise(label)] = index
+    return lookup
+
+
+def _is_image(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def list_samples(images: str, labels: list[str], ground_truth: str | None = None) -> list[tuple[str, int]]:
+    """(image path, output index) pairs for a dataset folder."""
+    if not os.path.isdir(images):
+        raise DatasetError(f"image folder not found: {images}")
+    offset = 1 if has_background(labels) else 0
+    if ground_truth is not None:
+        return _from_csv(images, ground_truth, offset, len(labels))
+    classes = sorted(d for d in os.listdir(images) if os.path.isdir(os.path.join(images, d)))
+    if not classes:
+        csv_here = os.path.join(images, "ground_truth.csv")
+        hint = f" (found {csv_here}: pass --ground-truth {csv_here})" if os.path.exists(csv_here) else ""
+        raise DatasetError(f"{images} has no class sub-folders; give --ground-truth CSV for a flat folder{hint}")
+    lookup = _label_lookup(labels)
+    samples, unknown = [], []
+    for folder in classes:
+        key = _normalise(folder)
+        if key in lookup:
+            index = lookup[key]
+        elif folder.isdigit() and int(folder) + offset < len(labels):
+            index = int(folder) + offset
+        else:
+            unknown.append(folder)
+            continue
+        path = os.path.join(images, folder)
+        samples += [(os.path.join(path, f), index) for f in sorted(os.listdir(path)) if _is_image(f)]
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise DatasetError(f"{len(unknown)} class folder(s) match no label in the labels file: {shown}")
+    if not samples:
+        raise DatasetError(f"no images in the class folders of {images}")
+    return samples
+
+
+def _from_csv(images: str, path: str, offset: int, classes: int) -> list[tuple[str, int]]:
+    if not os.path.isfile(path):
+        raise DatasetError(f"ground-truth CSV not found: {path}")
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        raise DatasetError(f"ground-truth CSV is empty: {path}")
+    header = [h.strip().lower() for h in rows[0]]
+    if "file" in header and "class_index" in header:
+        fi, ci = header.index("file"), header.index("class_index")
+        rows, first_line = rows[1:], 2
+    else:
+        fi, ci, first_line = 0, 1, 1
+    samples = []
+    for n, row in enumerate(rows, start=first_line):
+        if not row or not "".join(row).strip():
+            continue
+        try:
+            name, index = row[fi].strip(), int(row[ci]) + offset
+        except (IndexError, ValueError):
+            raise DatasetError(f"{path} line {n}: expected file,class_index, got {','.join(row)!r}") from None
+        if not 0 <= index < classes:
+            raise DatasetError(f"{path} line {n}: class_index {index - offset} is outside the model's classes")
+        full = os.path.join(images, name)
+        if not os.path.isfile(full):
+            raise DatasetError(f"{path} line {n}: image {full} not found")
+        samples.append((full, index))
+    if not samples:
+        raise DatasetError(f"ground-truth CSV has no rows: {path}")
+    return samples
+
+
+def evaluate(
+    model_path: str,
+    images: str,
+    labels: str | None = None,
+    ground_truth: str | None = None,
+    runtime: str = "auto",
+    threads: int | None = None,
+    xnnpack: bool = True,
+    crop: float = DEFAULT_CROP,
+    keep_aspect: bool = True,
+    limit: int | None = None,
+) -> EvalReport:
+    model = load_interpreter(model_path, runtime=runtime, threads=threads, xnnpack=xnnpack)
+    label_list = load_labels(labels, model.classes)
+    samples = list_samples(images, label_list, ground_truth)
+    if limit is not None:
+        samples = samples[:limit]
+    per_class: dict[str, dict] = {}
+    hits1 = hits5 = 0
+    unreadable = []
+    started = time.perf_counter()
+    for path, truth in samples:
+        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        if image is None:
+            unreadable.append(path)
+            continue
+        best = top_k(model.run(preprocess(image, model.input_spec, crop, keep_aspect)), 5)
+        in1, in5 = bool(best[0] == truth), bool(truth in best)
+        hits1 += in1
+        hits5 += in5
+        row = per_class.setdefault(label_list[truth], {"index": truth, "count": 0, "top1": 0, "top5": 0})
+        row["count"] += 1
+        row["top1"] += in1
+        row["top5"] += in5
+    count = len(samples) - len(unreadable)
+    if count == 0:
+        raise DatasetError(f"none of the {len(samples)} images in {images} could be read")
+    for row in per_class.values():
+        row["top1"] = round(row["top1"] / row["count"], 4)
+        row["top5"] = round(row["top5"] / row["count"], 4)
+    return EvalReport(
+        model=os.path.abspath(model_path), dataset=os.path.abspath(images), count=count,
+        top1=hits1 / count, top5=hits5 / count, per_class=per_class, unreadable=unreadable,
+        seconds=time.perf_counter() - started, environment=environment(model), crop=crop, keep_aspect=keep_aspect,
+    )
