@@ -106,12 +106,14 @@ class Capture:
             if frame is None:
                 self._raise_end()
             return frame
+        if self._ended and self._queue.empty():
+            self._raise_end()
         try:
             item = self._queue.get(timeout=timeout)
         except queue.Empty:
             raise FrameTimeout() from None
         if item is None:
-            self._queue.put(None)  # keep the end marker for further get() calls
+            self._ended = True
             self._raise_end()
         return item
 
@@ -122,6 +124,7 @@ class Capture:
 
     def stop(self) -> None:
         self._stop.set()
+        self._ended = True
         # Unblock a reader waiting on a full queue.
         try:
             while True:

@@ -56,6 +56,12 @@ class RunConfig:
             raise UsageError(f"--duration must be positive, got {self.duration}")
         if not 0.0 < self.crop <= 1.0:
             raise UsageError(f"--crop must be in (0, 1], got {self.crop}")
+        if not 0.0 <= self.smoothing < 1.0:
+            raise UsageError(f"--smoothing must be in [0, 1), got {self.smoothing}")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise UsageError(f"--threshold must be in [0, 1], got {self.threshold}")
+        if self.top_k < 1:
+            raise UsageError(f"--top-k must be at least 1, got {self.top_k}")
         if self.record is not None:
             folder = os.path.dirname(os.path.abspath(self.record))
             if not os.path.isdir(folder):

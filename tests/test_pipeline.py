@@ -1,0 +1,126 @@
+import io
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+import edgenet.pipeline as pipeline
+from edgenet.errors import UsageError
+from edgenet.pipeline import RunConfig, run_pipeline
+from tests.fakes import CameraWorld
+from tests.fixtures.drawings import LABELS, draw
+
+
+@pytest.fixture
+def clip(tmp_path):
+    """A 40-frame 320x240 video: 20 red frames then 20 blue frames (drawn, with noise)."""
+    path = str(tmp_path / "clip.mp4")
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), 20, (320, 240))
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        writer.write(cv2.resize(draw("red" if i < 20 else "blue", rng), (320, 240)))
+    writer.release()
+    return path
+
+
+def run(config, **kw):
+    out = io.StringIO()
+    logs = []
+    summary = run_pipeline(config, out=out, log=logs.append, **kw)
+    return summary, out.getvalue(), logs
+
+
+def test_every_frame_of_a_file_is_classified(clip, tiny_model, tiny_labels):
+    summary, out, _ = run(RunConfig(str(tiny_model), clip, str(tiny_labels), threads=1, json=True, top_k=3))
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert summary.frames == 40 == len(lines) and summary.dropped == 0
+    assert [line["frame"] for line in lines] == list(range(40))
+    firsts = [line["top"][0]["label"] for line in lines]
+    assert firsts[:20].count("red") >= 18 and firsts[20:].count("blue") >= 18
+    assert all(len(line["top"]) == 3 for line in lines)
+    assert summary.e2e_fps > 0 and summary.model_fps > 0
+    assert set(summary.stages) == {"capture_wait", "preprocess", "inference", "postprocess"}
+    assert summary.stages["inference"].count == 39  # the first frame (warm-up) is left out
+    env = summary.environment
+    assert env["runtime"] in ("litert", "tflite-runtime") and env["threads"] == 1 and "xnnpack" in env
+
+
+def test_bounds_threshold_and_smoothing(clip, tiny_model, tiny_labels):
+    summary, out, _ = run(RunConfig(str(tiny_model), clip, str(tiny_labels), json=True, max_frames=5, threshold=0.5))
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert summary.frames == 5 == len(lines)
+    assert all(t["score"] >= 0.5 for line in lines for t in line["top"])
+    # smoothing: with a heavy EMA the label lags behind the red->blue cut
+    _, out, _ = run(RunConfig(str(tiny_model), clip, str(tiny_labels), json=True, smoothing=0.9))
+    tops = [json.loads(line)["top"][0]["label"] for line in out.splitlines()]
+    assert tops[20] == "red" and tops[-1] == "blue"
+
+
+def test_record_writes_the_annotated_video(clip, tiny_model, tiny_labels, tmp_path):
+    out_path = tmp_path / "out.mp4"
+    summary, _, _ = run(RunConfig(str(tiny_model), clip, str(tiny_labels), headless=True, record=str(out_path)))
+    cap = cv2.VideoCapture(str(out_path))
+    n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok and n == summary.frames == 40
+    original = cv2.VideoCapture(clip).read()[1]
+    # text panel drawn in the top-left corner, the rest of the frame left as it was
+    assert np.abs(frame[:20, :60].astype(int) - original[:20, :60]).mean() > 20
+    assert np.abs(frame[-20:, -20:].astype(int) - original[-20:, -20:]).mean() < 25
+    assert "render" in summary.stages
+
+
+def test_headless_prints_a_line_per_second(tiny_model, tiny_labels):
+    summary, out, logs = run(RunConfig(str(tiny_model), "pattern://?width=320&height=240", str(tiny_labels),
+                                       threads=1, duration=2.2))
+    lines = out.strip().splitlines()
+    assert 2 <= len(lines) <= 3
+    assert all(" fps | inference " in line for line in lines)
+    assert summary.seconds < 3
+    assert any("running headless" in m for m in logs)  # no display here
+
+
+def test_image_folder(tmp_path, tiny_model, tiny_labels):
+    rng = np.random.default_rng(3)
+    for i, label in enumerate(LABELS):
+        cv2.imwrite(str(tmp_path / f"{i:02d}_{label}.png"), draw(label, rng))
+    summary, out, _ = run(RunConfig(str(tiny_model), str(tmp_path), str(tiny_labels), json=True, top_k=1))
+    got = [json.loads(line)["top"][0]["label"] for line in out.splitlines()]
+    assert summary.frames == 10
+    assert sum(g == t for g, t in zip(got, LABELS)) >= 8
+
+
+def test_camera_lost_and_back_does_not_end_the_run(monkeypatch, tiny_model, tiny_labels):
+    world = CameraWorld(fps=300, unplug_at=15, comes_back_after_attempts=2)
+    monkeypatch.setattr(pipeline, "open_source", lambda uri: world.open())
+    monkeypatch.setattr(pipeline, "parse_source", lambda uri: None)
+    summary, out, logs = run(RunConfig(str(tiny_model), "v4l2://0", str(tiny_labels), json=True, max_frames=40))
+    assert summary.frames == 40 and summary.outages == 1
+    assert len([m for m in logs if "reconnecting" in m]) == 1
+    assert all(json.loads(line)["top"][0]["label"] == "red" for line in out.splitlines())
+
+
+def test_on_frame_hook_gets_drawn_frames(clip, tiny_model, tiny_labels):
+    seen = []
+    run(RunConfig(str(tiny_model), clip, str(tiny_labels), headless=True, max_frames=3),
+        on_frame=lambda frame, result: seen.append((frame.shape, result["top"][0]["label"], result["infer_ms"])))
+    assert len(seen) == 3 and seen[0][0] == (240, 320, 3) and seen[0][1] == "red" and seen[0][2] > 0
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"max_frames": 0}, "max-frames"),
+        ({"duration": -1}, "duration"),
+        ({"crop": 1.5}, "crop"),
+        ({"record": "/no/such/folder/out.mp4"}, "does not exist"),
+        ({"smoothing": 1.0}, "smoothing"),
+        ({"threshold": -0.1}, "threshold"),
+        ({"top_k": 0}, "top-k"),
+    ],
+)
+def test_bad_config(kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        RunConfig("m.tflite", "pattern://", **kwargs)
