@@ -84,11 +84,17 @@ def test_forcing_a_missing_runtime_names_the_install(monkeypatch, tiny_model):
         load_interpreter(str(tiny_model), runtime="tflite-runtime")
 
 
-def test_device_side_never_imports_tensorflow(tiny_model):
+def test_device_side_never_imports_tensorflow(tiny_model, tmp_path):
+    import cv2
+
+    (tmp_path / "red").mkdir()
+    cv2.imwrite(str(tmp_path / "red" / "a.png"), np.zeros((8, 8, 3), np.uint8))
     code = (
         "import sys, edgenet, edgenet.cli, edgenet.pipeline, edgenet.evaluate, edgenet.sources\n"
         "from edgenet.cli import main\n"
         f"main(['run', '--model', {str(tiny_model)!r}, '--source', 'pattern://?frames=3', '--headless'])\n"
+        f"main(['eval', '--model', {str(tiny_model)!r}, '--images', {str(tmp_path)!r},"
+        f" '--labels', {str(FIXTURES / 'tiny_labels.txt')!r}])\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras', 'calibration', 'deploy'))\n"
         "print('HEAVY', bad)\n"
     )
