@@ -140,7 +140,7 @@ class _Profiler:
                     path = grid_model_path(cache, v, p)
                     if path.stem not in have:
                         entries.append(ModelEntry(str(path), path.stem, v, p, mult_adds(v), 1000))
-        if c.build or c.build_only:
+        if c.grid:
             self.notes.append(
                 f"grid models in {cache} are built by edgenet with random weights: right for latency, not for accuracy "
                 "(accuracy comes from --accuracy or the published table)")

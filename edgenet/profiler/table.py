@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import IO
 
 from rich.console import Console
@@ -15,7 +16,8 @@ def _f(value, fmt: str = ".1f", none: str = "-") -> str:
 
 
 def print_profile(report: ProfileReport, file: IO[str] | None = None) -> None:
-    console = Console(file=file, highlight=False, soft_wrap=True, width=200)
+    # Wide enough for every column when piped to a file (rich would assume 80 columns).
+    console = Console(file=file, highlight=False, soft_wrap=True, width=None if (file or sys.stdout).isatty() else 220)
     sustained = any(r.sustained for r in report.rows)
     e2e = any(r.e2e for r in report.rows)
     table = Table(title="MobileNet V1 profile (latency of invoke, outliers removed)")
@@ -25,8 +27,12 @@ def print_profile(report: ProfileReport, file: IO[str] | None = None) -> None:
         columns.append("e2e FPS")
     if sustained:
         columns += ["burst FPS", "steady FPS", "max °C"]
+    width = max([len(r.name) for r in report.rows] + [5]) + 2
     for col in columns:
-        table.add_column(col, justify="left" if col == "model" else "right")
+        if col == "model":
+            table.add_column(col, justify="left", no_wrap=True, min_width=width)
+        else:
+            table.add_column(col, justify="right")
     for row in report.rows:
         m = row.measurement
         lat = m.latency if m else None
