@@ -164,3 +164,27 @@ def test_profile_never_imports_tensorflow(models, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "CLEAN"
     assert (tmp_path / "pareto.png").exists()
+
+
+def test_sustained_on_a_fake_pi_picks_on_steady_fps(models, accuracy, tmp_path):
+    from tests.test_profile_thermal import fake_command, fake_pi
+
+    root = fake_pi(tmp_path / "root")
+    vcgencmd = fake_command(tmp_path, "vcgencmd", "throttled=0x20002")
+    done = edgenet("profile", "--models", str(models), "--threads", "1", *QUICK, "--target-fps", "20",
+                   "--accuracy", str(accuracy), "--sustained", "0.6", "--sample-interval", "0.2",
+                   "--sysfs-root", str(root), "--vcgencmd", vcgencmd[0], "--nvpmodel", "none", "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    env = data["environment"]
+    assert env["board"] == "Raspberry Pi 4 Model B Rev 1.4" and env["cpu_governor"] == "ondemand"
+    assert env["at_start"]["throttle"] == {"raw": "0x20002", "flags": ["arm frequency capped",
+                                                                       "arm frequency capping has occurred"], "active": True}
+    sustained = [r for r in data["results"] if r["sustained"]]
+    # the most accurate candidate (float, 91%) holds 20 FPS steady, so it is the only sustained run
+    assert [r["name"] for r in sustained] == ["mobilenet_v1_025_64_float"]
+    s = sustained[0]["sustained"]
+    assert s["throttled"] is True and s["temp_start_c"] == 61.3 and s["freq_min_mhz"] == 1500.0
+    assert s["steady_fps"] > 20 and len(s["windows"]) >= 2
+    assert data["choice"]["pick"]["fps_kind"] == "steady"
+    assert data["choice"]["pick"]["fps"] == s["steady_fps"]

@@ -62,7 +62,7 @@ def test_explanations_are_one_line_and_name_the_numbers():
     text = choice.explanation
     assert "\n" not in text
     assert "c:" in text and "60.0% top-1" in text and "40.0 FPS" in text and "33.0 FPS (30 FPS + 10% margin)" in text
-    assert "more accurate a reaches only 10.0 FPS" in text
+    assert "the next more accurate, b, reaches only 25.0 FPS" in text
 
     none = pick_variant(BASIC, 100.0)
     assert none.pick is None

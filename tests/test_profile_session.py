@@ -254,3 +254,43 @@ def test_grid_predict_only_needs_only_the_seed_models(tmp_path, monkeypatch):
     assert sorted(v.name for v in asked["only"]) == ["mobilenet_v1_025_128", "mobilenet_v1_050_224", "mobilenet_v1_100_224"]
     assert len(report.rows) == 16 and len(board.calls) == 3
     assert any("random weights" in n for n in report.notes)
+
+
+@pytest.mark.parametrize("steady_factor,candidates,expected_runs,expected_pick", [
+    # A board that loses 40% once hot: at 300 FPS (2 threads) 1.0/224 bursts at ~300 but not steady;
+    # the pick falls to the most accurate variant whose *steady* FPS still makes it.
+    (0.6, 5, None, "steady-best"),
+    (1.0, 3, ["mobilenet_v1_100_224_int8"], "mobilenet_v1_100_224_int8"),  # no throttling: burst pick stands
+    (0.1, 2, 2, None),  # nothing survives, and the candidate cap stops it after 2
+])
+def test_sustained_picks_on_steady(fake_grid, monkeypatch, steady_factor, candidates, expected_runs, expected_pick):
+    from edgenet.profiler.sustained import SustainedResult
+
+    folder, board = fake_grid
+    runs = []
+
+    def fake_sustained(path, threads, seconds, probe, **kw):
+        entry = board.by_path[path]
+        burst = 1000 / fake_latency_ms(entry, threads)
+        runs.append(entry.name)
+        return SustainedResult(seconds, 100, burst, burst * steady_factor, [], steady_factor < 1, 50.0, 80.0, 600.0)
+
+    monkeypatch.setattr(session_mod, "run_sustained", fake_sustained)
+    report = profile(ProfileConfig(models=str(folder), threads=(2,), target_fps=200.0, sustained=10.0,
+                                   sustained_candidates=candidates), log=quiet)
+    if expected_pick == "steady-best":
+        # brute force: most accurate variant with steady FPS (0.6 x burst) >= 200
+        ok = [r for r in report.rows if 0.6 * 1000 / fake_latency_ms(r.entry, 2) >= 200.0]
+        expected_pick = max(ok, key=lambda r: r.accuracy).name
+        assert runs[-1] == expected_pick and len(runs) > 1
+    elif isinstance(expected_runs, list):
+        assert runs == expected_runs
+    else:
+        assert len(runs) == expected_runs
+    pick = report.choice.pick
+    assert (pick.name if pick else None) == expected_pick
+    if pick:
+        assert pick.fps_kind == "steady"
+    # every sustained run was a burst candidate, tried in order of accuracy
+    accs = [next(r.accuracy for r in report.rows if r.name == n) for n in runs]
+    assert accs == sorted(accs, reverse=True)

@@ -38,6 +38,14 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def _command(value: str | None):
+    from edgenet.profiler.session import DEFAULT
+
+    if value is None:
+        return DEFAULT
+    return None if value.lower() == "none" else value
+
+
 def register(sub) -> None:
     p = sub.add_parser(
         "profile",
@@ -84,6 +92,10 @@ def register(sub) -> None:
                    help="run the candidates this long each, sampling temperature/frequency/throttling; pick on steady FPS")
     x.add_argument("--sample-interval", type=positive_float, default=1.0, metavar="SECONDS", help="sustained sampling period (default 1)")
     x.add_argument("--sustained-candidates", type=positive_int, default=3, help="at most this many sustained runs (default 3)")
+    x.add_argument("--sysfs-root", default="/", metavar="DIR",
+                   help="read /sys and /proc below DIR (a container's view of the host, or a test tree)")
+    x.add_argument("--vcgencmd", metavar="CMD", help="Raspberry Pi vcgencmd to run (default: from PATH; 'none' skips it)")
+    x.add_argument("--nvpmodel", metavar="CMD", help="Jetson nvpmodel to run (default: from PATH; 'none' skips it)")
 
     o = p.add_argument_group("output")
     o.add_argument("--json", action="store_true", help="print the JSON report to stdout instead of the table")
@@ -108,7 +120,8 @@ def handle(args: argparse.Namespace) -> int:
         target_fps=args.target_fps, margin=args.margin, accuracy=tuple(args.accuracy),
         predict_only=args.predict_only, fast=args.fast, seeds=args.seeds, source=args.source,
         e2e_frames=args.e2e_frames, sustained=args.sustained, sustained_interval=args.sample_interval,
-        sustained_candidates=args.sustained_candidates,
+        sustained_candidates=args.sustained_candidates, sysfs_root=args.sysfs_root,
+        vcgencmd=_command(args.vcgencmd), nvpmodel=_command(args.nvpmodel),
     )
     report = profile(config)
     if args.build_only:

@@ -94,9 +94,9 @@ def pick_variant(candidates: list[Candidate], target_fps: float, margin: float =
             f"{pick.fps:.1f} FPS ({pick.fps_kind}) >= {need}")
     better = [c for c in timed if c.accuracy is not None and c.accuracy > pick.accuracy and c.name != pick.name]
     if better:
-        # The most accurate of the models that were too slow, at its fastest thread count.
-        top = sorted(better, key=lambda c: (-c.accuracy, -c.fps))[0]
-        text += f"; more accurate {top.name} reaches only {top.fps:.1f} FPS"
+        # The next step up in accuracy, at its fastest thread count: the one that just missed.
+        top = sorted(better, key=lambda c: (c.accuracy, -c.fps))[0]
+        text += f"; the next more accurate, {top.name}, reaches only {top.fps:.1f} FPS"
     else:
         text += "; nothing more accurate was profiled"
     ties = [c for c in eligible[1:] if c.accuracy == pick.accuracy and c.name != pick.name]

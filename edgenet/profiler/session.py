@@ -17,11 +17,11 @@ from typing import Callable
 
 from edgenet.errors import UsageError
 from edgenet.profiler.accuracy import load_accuracy
-from edgenet.profiler.build import default_cache_dir
+from edgenet.profiler.build import default_cache_dir, grid_model_path
 from edgenet.profiler.environment import manifest
 from edgenet.profiler.measure import MeasureOptions, measure_model
 from edgenet.profiler.models import ModelEntry, grid_models, models_in
-from edgenet.profiler.predict import LatencyFit, fit_latency, pick_seeds
+from edgenet.profiler.predict import LatencyFit, fit_latency, mult_adds, pick_seeds
 from edgenet.profiler.results import ProfileReport, ProfileRow
 from edgenet.profiler.select import pick_variant, rank_key
 from edgenet.profiler.sustained import run_sustained
@@ -109,6 +109,7 @@ class _Profiler:
         self.rows: list[ProfileRow] = []
         self.fits: dict[tuple[str, int], LatencyFit] = {}
         self.notes: list[str] = []
+        self.sustained_only = False  # set once sustained runs decide the pick
 
     # -- models ------------------------------------------------------------------------------
     def entries(self) -> list[ModelEntry]:
@@ -122,18 +123,13 @@ class _Profiler:
         cache = c.model_cache or str(default_cache_dir())
         precisions = ("int8", "float32") if c.include_float else ("int8",)
         only = None
-        if c.predict_only and not c.build_only:
+        if c.predict_only:
             # Predicting needs only the seed models on the board: the cheapest, the dearest, between.
             variants = standard_variants()
-            from edgenet.profiler.predict import mult_adds
-
             only = [variants[i] for i in pick_seeds([mult_adds(v) for v in variants], c.seeds)]
         entries = grid_models(cache, precisions, build=c.build or c.build_only, only=only, log=self.log)
         if only is not None:
-            # Unmeasured grid variants still get rows (predicted), pointing where the model would be.
-            from edgenet.profiler.build import grid_model_path
-            from edgenet.profiler.predict import mult_adds
-
+            # The other variants still get rows (predicted), pointing where their model would be.
             have = {e.name for e in entries}
             for v in standard_variants():
                 for p in precisions:
@@ -298,7 +294,6 @@ class _Profiler:
                 self.measure(e)
         if c.source:
             self.end_to_end()
-        self.sustained_only = False
         if c.sustained:
             self.sustain(probe)
         choice = None
