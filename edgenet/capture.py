@@ -150,9 +150,13 @@ class Capture:
                 self._slot = frame
                 self._slot_lock.notify_all()
             return
+        self._put(frame)
+
+    def _put(self, item: Frame | None) -> None:
+        """Wait for room in the queue, but never past stop()."""
         while not self._stop.is_set():
             try:
-                self._queue.put(frame, timeout=0.1)
+                self._queue.put(item, timeout=0.1)
                 return
             except queue.Full:
                 continue
@@ -163,12 +167,7 @@ class Capture:
                 self._ended = True
                 self._slot_lock.notify_all()
         else:
-            while not self._stop.is_set():
-                try:
-                    self._queue.put(None, timeout=0.1)
-                    return
-                except queue.Full:
-                    continue
+            self._put(None)  # the end marker
 
     def _run(self) -> None:
         index = 0
