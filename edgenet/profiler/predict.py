@@ -14,6 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
+from edgenet.errors import EdgenetError
 from edgenet.variants import Variant
 
 
@@ -26,7 +27,10 @@ def mult_adds(variant: Variant | None, classes: int = 1000) -> int | None:
     except ImportError:
         published = variant.published
         return published.million_macs * 1_000_000 if published and classes == 1000 else None
-    return int(mobilenet_v1_cost(variant.alpha, variant.resolution, classes=classes).mult_adds)
+    try:
+        return int(mobilenet_v1_cost(variant.alpha, variant.resolution, classes=classes).mult_adds)
+    except EdgenetError:  # a shape the cost model rejects: measured, just not predicted
+        return None
 
 
 @dataclass(frozen=True)
