@@ -73,7 +73,8 @@ class LiveServer:
     """``publish(frame, stats)`` from the loop; browsers get the page, MJPEG, stats and snapshots."""
 
     def __init__(self, bind: str = "127.0.0.1", port: int = DEFAULT_PORT, token: str | None = None,
-                 serve_fps: float = 15.0, quality: int = 80, thermal_root: str | None = None):
+                 serve_fps: float = 15.0, quality: int = 80, thermal_root: str | None = None,
+                 send_timeout: float = SEND_TIMEOUT):
         if token is not None and not token:
             raise ServeError("--token must not be empty")
         self.bind = bind
@@ -82,6 +83,7 @@ class LiveServer:
         self.token_generated = token is None and self.token is not None
         self.hub = FrameHub(serve_fps=serve_fps, quality=quality)
         self.thermal_root = thermal_root
+        self.send_timeout = send_timeout
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._viewers = 0
@@ -91,7 +93,7 @@ class LiveServer:
 
     # --- lifecycle -------------------------------------------------------------------------------
     def start(self) -> "LiveServer":
-        handler = type("Handler", (_Handler,), {"live": self})
+        handler = type("Handler", (_Handler,), {"live": self, "timeout": self.send_timeout})
         try:
             self._httpd = _server_class(self.bind)((self.bind, self.port), handler)
         except OSError as exc:
