@@ -45,7 +45,7 @@ PAGE = """<!doctype html>
     <ol id="labels"></ol>
     <canvas id="chart" width="320" height="120"></canvas>
     <div class="legend"><span style="color:#f1c40f">&#9632;</span> end-to-end FPS &nbsp;
-      <span style="color:#5dade2">&#9632;</span> model-only FPS &nbsp; (last minute)</div>
+      <span style="color:#5dade2">&#9632;</span> model-only FPS &nbsp; (last minute, log scale)</div>
   </div>
 </main>
 <script>
@@ -58,21 +58,27 @@ $("video").onerror = () => { $("status").textContent = "stream lost: reload when
 const fmt = (v, d) => (v === null || v === undefined) ? "–" : Number(v).toFixed(d);
 
 function drawChart(history) {
-  const c = $("chart"), g = c.getContext("2d"), W = c.width, H = c.height, pad = 4;
+  // Log scale: model-only FPS can be 100x end-to-end FPS (a tiny model on a slow camera) and both
+  // must stay readable.
+  const c = $("chart"), g = c.getContext("2d"), W = c.width, H = c.height, pad = 6;
   g.clearRect(0, 0, W, H);
   if (!history.length) return;
-  let top = 1;
+  let top = 10;
   for (const h of history) top = Math.max(top, h.e2e_fps, h.model_fps);
-  top *= 1.1;
-  g.strokeStyle = "#2c333b"; g.lineWidth = 1; g.fillStyle = "#9aa3ad"; g.font = "11px sans-serif";
-  g.beginPath(); g.moveTo(0, H / 2); g.lineTo(W, H / 2); g.stroke();
-  g.fillText(top.toFixed(0) + " fps", 4, 12);
+  const decades = Math.ceil(Math.log10(top * 1.2));
   const x = (age) => W - pad - (W - 2 * pad) * Math.min(age, 60) / 60;
-  const y = (v) => H - pad - (H - 2 * pad) * v / top;
+  const y = (v) => H - pad - (H - 2 * pad) * Math.log10(Math.max(v, 1)) / decades;
+  g.lineWidth = 1; g.font = "10px sans-serif";
+  for (let d = 0; d <= decades; d++) {
+    g.strokeStyle = "#2c333b"; g.beginPath(); g.moveTo(0, y(10 ** d)); g.lineTo(W, y(10 ** d)); g.stroke();
+    g.fillStyle = "#9aa3ad"; g.fillText(String(10 ** d), 4, Math.max(10, y(10 ** d) - 2));
+  }
   for (const [key, colour] of [["model_fps", "#5dade2"], ["e2e_fps", "#f1c40f"]]) {
-    g.strokeStyle = colour; g.lineWidth = 2; g.beginPath();
+    g.strokeStyle = colour; g.fillStyle = colour; g.lineWidth = 2; g.beginPath();
     history.forEach((h, i) => { if (i) g.lineTo(x(h.age_s), y(h[key])); else g.moveTo(x(h.age_s), y(h[key])); });
     g.stroke();
+    const last = history[history.length - 1];
+    g.beginPath(); g.arc(x(last.age_s), y(last[key]), 3, 0, 2 * Math.PI); g.fill();
   }
 }
 
