@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import socket
 import struct
@@ -184,7 +185,9 @@ def test_stats_schema(tmp_path):
     (zone / "type").write_text("cpu-thermal\n")
     (zone / "temp").write_text("48312\n")
     with LiveServer("127.0.0.1", 0, thermal_root=str(tmp_path)) as server:
-        for i in range(3):
+        server.publish(frame_for(0), stats_for(0))
+        time.sleep(1.05)  # the FPS history takes one sample a second, starting after the first frame
+        for i in (1, 2):
             server.publish(frame_for(i), stats_for(i))
         status, headers, body = get(server.url + "stats")
     assert status == 200 and headers["Content-Type"] == "application/json"
@@ -353,3 +356,57 @@ def test_cli_run_serves_while_running(tiny_model, tiny_labels):
     finally:
         proc.terminate()
         proc.communicate(timeout=20)
+
+
+# --- with the run loop -------------------------------------------------------------------------
+@pytest.fixture
+def red_clip(tmp_path):
+    from tests.fixtures.drawings import draw
+
+    path = str(tmp_path / "red.avi")
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 30, (W, H))
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        writer.write(cv2.resize(draw("red", rng), (W, H)))
+    writer.release()
+    return path
+
+
+def test_run_loop_hands_raw_frames_to_a_hook_that_draws_itself(red_clip, tiny_model, tiny_labels):
+    from edgenet.pipeline import RunConfig, run_pipeline
+
+    class RawHook:
+        draws_itself = True
+
+        def __init__(self):
+            self.frames = []
+
+        def __call__(self, frame, result):
+            self.frames.append((frame, result))
+
+    hook = RawHook()
+    run_pipeline(RunConfig(str(tiny_model), red_clip, str(tiny_labels), headless=True, max_frames=5),
+                 out=io.StringIO(), log=lambda m: None, on_frame=hook)
+    assert len(hook.frames) == 5
+    frame, result = hook.frames[-1]
+    assert result["top"][0]["label"] == "red"
+    # Raw: the top-left corner is the clip's red, not the darkened annotation panel.
+    assert frame[:40, :40, 2].mean() > 180
+
+
+def test_live_server_as_on_frame_draws_the_labels_on_what_it_sends(red_clip, tiny_model, tiny_labels):
+    from edgenet.pipeline import RunConfig, run_pipeline
+
+    with LiveServer("127.0.0.1", 0) as server:
+        summary = run_pipeline(RunConfig(str(tiny_model), red_clip, str(tiny_labels), headless=True),
+                               out=io.StringIO(), log=lambda m: None, on_frame=server)
+        assert server.hub.encodes == 0  # nobody watched during the run: nothing drawn, nothing encoded
+        status, _, body = get(server.url + "snapshot.jpg")  # the last frame, still there after the run
+        stats = json.loads(get(server.url + "stats")[2])
+    assert summary.frames == 20 and stats["published"] == 20 and stats["top"][0]["label"] == "red"
+    image = decode(body)
+    assert status == 200 and image.shape == (H, W, 3)
+    panel = image[5:30, 5:150]
+    yellow = (panel[..., 2] > 150) & (panel[..., 1] > 150) & (panel[..., 0] < 120)  # the FPS line
+    assert yellow.sum() > 30
+    assert image[H - 40:, W - 40:, 2].mean() > 180 and image[H - 40:, W - 40:, :2].mean() < 80  # red clip

@@ -61,7 +61,7 @@ def handle(args: argparse.Namespace) -> int:
 
     server = open_server_from_args(args)
     try:
-        summary = run_pipeline(config, on_frame=server.publish if server else None)
+        summary = run_pipeline(config, on_frame=server)
     finally:
         if server is not None:
             server.stop()

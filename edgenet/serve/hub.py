@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edgenet.render import annotate
+
 HISTORY_SECONDS = 60
 
 
@@ -27,7 +29,7 @@ class Encoded:
     jpeg: bytes
     width: int
     height: int
-    encode_ms: float
+    encode_ms: float  # drawing (for raw frames) + JPEG encoding
     number: int  # how many JPEGs the hub had encoded, this one included
 
 
@@ -45,6 +47,7 @@ class FrameHub:
         self._published = threading.Condition(self._lock)  # encoder waits here for frames/demand
         self._encoded_cond = threading.Condition()  # viewers wait here for new JPEGs
         self._frame: np.ndarray | None = None
+        self._frame_annotated = True
         self._stats: dict = {}
         self._seq = 0
         self._demand = 0  # viewers + snapshot requests currently waiting for JPEGs
@@ -61,18 +64,25 @@ class FrameHub:
         self._started = time.monotonic()
 
     # --- loop side -------------------------------------------------------------------------------
-    def publish(self, frame_bgr: np.ndarray, stats: dict) -> None:
-        """Hand over the newest annotated frame. The caller must not modify ``frame_bgr`` afterwards."""
+    def publish(self, frame_bgr: np.ndarray, stats: dict, annotated: bool = True) -> None:
+        """Hand over the newest frame. The caller must not modify ``frame_bgr`` afterwards.
+
+        ``annotated=False``: the frame is raw and the encoder draws ``stats``' labels and FPS on it,
+        so the loop pays nothing for drawing frames that nobody sees.
+        """
         now = time.monotonic()
         with self._lock:
             self._frame = frame_bgr
+            self._frame_annotated = annotated
             self._stats = stats
             self._seq += 1
             infer_ms = stats.get("infer_ms")
             if infer_ms:
                 self._infer_sum += infer_ms
                 self._infer_count += 1
-            if now - self._last_sample >= 1.0:
+            if self._seq == 1:
+                self._last_sample = now  # the first frame's FPS is 0 by definition: start sampling after it
+            elif now - self._last_sample >= 1.0:
                 # One frame's 1000/infer_ms jumps around; the mean over the second does not.
                 if self._infer_count:
                     self.model_fps_1s = 1e3 * self._infer_count / self._infer_sum
@@ -117,8 +127,10 @@ class FrameHub:
             with self._lock:
                 if self._stopped:
                     return
-                frame, seq = self._frame, self._seq
+                frame, seq, stats, annotated = self._frame, self._seq, self._stats, self._frame_annotated
             t0 = time.perf_counter_ns()
+            if not annotated:
+                frame = annotate(frame, stats.get("top", []), stats.get("e2e_fps") or 0.0, stats.get("infer_ms") or 0.0)
             ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
             encode_ms = (time.perf_counter_ns() - t0) / 1e6
             next_at = time.monotonic() + max(0.0, interval - encode_ms / 1e3)

@@ -130,11 +130,20 @@ class LiveServer:
         return f"{base}?token={quote(self.token)}" if self.token else base
 
     # --- loop side -------------------------------------------------------------------------------
-    def publish(self, frame_bgr: np.ndarray, stats: dict) -> None:
-        """Called by the run loop once per frame (``on_frame``): stores a reference, never blocks."""
-        self.hub.publish(frame_bgr, stats)
+    def publish(self, frame_bgr: np.ndarray, stats: dict, annotated: bool = True) -> None:
+        """Called by the run loop once per frame: stores a reference, never blocks.
 
-    __call__ = publish
+        ``annotated=False`` when ``frame_bgr`` is the raw camera frame: the labels and FPS in
+        ``stats`` are then drawn in the encoder thread, only on frames a viewer gets.
+        """
+        self.hub.publish(frame_bgr, stats, annotated)
+
+    # As the run loop's ``on_frame``: run_pipeline sees ``draws_itself`` and hands over raw frames,
+    # so with nobody watching --serve costs the loop one reference swap a frame.
+    draws_itself = True
+
+    def __call__(self, frame_bgr: np.ndarray, result: dict) -> None:
+        self.hub.publish(frame_bgr, result, annotated=False)
 
     # --- for handlers ----------------------------------------------------------------------------
     @property
