@@ -410,3 +410,49 @@ def test_live_server_as_on_frame_draws_the_labels_on_what_it_sends(red_clip, tin
     yellow = (panel[..., 2] > 150) & (panel[..., 1] > 150) & (panel[..., 0] < 120)  # the FPS line
     assert yellow.sum() > 30
     assert image[H - 40:, W - 40:, 2].mean() > 180 and image[H - 40:, W - 40:, :2].mean() < 80  # red clip
+
+
+# --- CLI helpers in-process ----------------------------------------------------------------------
+def serve_args(*argv):
+    import argparse
+
+    from edgenet.serve import add_serve_options
+
+    parser = argparse.ArgumentParser()
+    add_serve_options(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_open_server_from_args(monkeypatch):
+    from edgenet.serve import open_server_from_args
+
+    monkeypatch.delenv("EDGENET_SERVE_TOKEN", raising=False)
+    assert open_server_from_args(serve_args()) is None
+    args = serve_args("--serve")
+    assert args.serve == "8080" and args.serve_fps == 15.0
+
+    out = io.StringIO()
+    server = open_server_from_args(serve_args("--serve", "127.0.0.2:0", "--serve-fps", "5"), log=out)
+    try:
+        assert server.hub.serve_fps == 5.0 and server.token_generated
+        assert out.getvalue() == f"edgenet: live view at {server.url} (token generated for this run)\n"
+        assert server.token in out.getvalue()
+    finally:
+        server.stop()
+
+    monkeypatch.setenv("EDGENET_SERVE_TOKEN", "from-env")
+    out = io.StringIO()
+    server = open_server_from_args(serve_args("--serve", "127.0.0.1:0"), log=out)
+    try:
+        assert server.token == "from-env"
+        assert out.getvalue() == f"edgenet: live view at http://127.0.0.1:{server.port}/?token=<your token>\n"
+        assert get(f"http://127.0.0.1:{server.port}/stats")[0] == 401
+        assert get(f"http://127.0.0.1:{server.port}/stats?token=from-env")[0] == 200
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("argv", [["--serve-fps", "0"], ["--serve-fps", "100"], ["--serve-fps", "x"]])
+def test_serve_fps_must_be_a_sane_rate(argv):
+    with pytest.raises(SystemExit):
+        serve_args(*argv)

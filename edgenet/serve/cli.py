@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import IO
 
 DEFAULT_PORT = 8080
+# A token from the environment stays out of `ps` output (e.g. a systemd EnvironmentFile).
+TOKEN_ENV = "EDGENET_SERVE_TOKEN"
 
 
 def _serve_fps(text: str) -> float:
@@ -27,7 +30,8 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--serve-fps", type=_serve_fps, default=15.0, metavar="FPS",
                    help="at most this many JPEGs a second to viewers (default 15); encoding only while someone watches")
     g.add_argument("--token", default=None,
-                   help="token the live view requires (default: generated and printed when not on loopback)")
+                   help=f"token the live view requires (default: ${TOKEN_ENV} if set, else generated and printed "
+                        "when not on loopback)")
 
 
 def open_server_from_args(args: argparse.Namespace, *, log: IO[str] | None = None):
@@ -39,8 +43,13 @@ def open_server_from_args(args: argparse.Namespace, *, log: IO[str] | None = Non
             raise ServeError("--token only makes sense with --serve [HOST:]PORT")
         return None
     host, port = parse_bind(args.serve)
-    server = LiveServer(host, port, token=args.token, serve_fps=args.serve_fps).start()
+    token = args.token or os.environ.get(TOKEN_ENV) or None
+    server = LiveServer(host, port, token=token, serve_fps=args.serve_fps).start()
     log = log or sys.stderr
-    note = " (token generated for this run)" if server.token_generated else ""
-    print(f"edgenet: live view at {server.url}{note}", file=log, flush=True)
+    if server.token and not server.token_generated:
+        # The user chose this token: keep it out of logs (a service's stderr goes to the journal).
+        shown, note = server.url.split("?")[0] + "?token=<your token>", ""
+    else:
+        shown, note = server.url, " (token generated for this run)" if server.token_generated else ""
+    print(f"edgenet: live view at {shown}{note}", file=log, flush=True)
     return server

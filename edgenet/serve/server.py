@@ -246,7 +246,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             route()
-        except (BrokenPipeError, ConnectionResetError, TimeoutError, socket.timeout):
+        except (ConnectionError, TimeoutError, socket.timeout):
             self.close_connection = True  # the viewer went away or stopped reading: forget it
 
     def _page(self) -> None:
