@@ -456,3 +456,16 @@ def test_open_server_from_args(monkeypatch):
 def test_serve_fps_must_be_a_sane_rate(argv):
     with pytest.raises(SystemExit):
         serve_args(*argv)
+
+
+def test_several_viewers_share_one_encoding(server):
+    with Publisher(server, rate=100):
+        streams = [open_stream(server) for _ in range(3)]
+        received = [[body for _, body in read_parts(response, 8)] for _, response in streams]
+        viewers_while_open = json.loads(get(server.url + "stats")[2])["viewers"]
+        for conn, _ in streams:
+            conn.close()
+    assert viewers_while_open == 3
+    assert all(decode(jpeg).shape == (H, W, 3) for jpegs in received for jpeg in jpegs)
+    # The same JPEG bytes reached different viewers: encoded once, shared.
+    assert set(received[0]) & set(received[1]) & set(received[2])

@@ -51,17 +51,19 @@ def blue_clip(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def live_run(blue_clip, tiny_model, tiny_labels):
+    """A real run serving on 127.0.0.2, so the page must carry the generated token to the stream and stats."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "edgenet", "run", "--model", str(tiny_model), "--labels", str(tiny_labels),
-         "--source", blue_clip, "--realtime", "--headless", "--threads", "1", "--serve", "127.0.0.1:0"],
+         "--source", blue_clip, "--realtime", "--headless", "--threads", "1", "--serve", "127.0.0.2:0"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stderr.readline()
         assert line.startswith("edgenet: live view at "), line
-        url = line.split(" at ")[1].split()[0]
+        url = line.split(" at ")[1].split()[0]  # http://127.0.0.2:PORT/?token=...
+        assert "?token=" in url
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            with urllib.request.urlopen(url + "stats", timeout=10) as r:
+            with urllib.request.urlopen(stats_url(url), timeout=10) as r:
                 if len(json.load(r)["history"]) >= 3:  # 3 s of FPS history: a line on the chart
                     break
             time.sleep(0.2)
@@ -69,6 +71,11 @@ def live_run(blue_clip, tiny_model, tiny_labels):
     finally:
         proc.terminate()
         proc.communicate(timeout=20)
+
+
+def stats_url(page_url: str) -> str:
+    base, _, query = page_url.partition("?")
+    return f"{base}stats?{query}"
 
 
 def chromium_run(binary, tmp_path, *args, timeout=60):
@@ -84,7 +91,7 @@ def test_page_shows_video_and_labels(chromium, live_run, tmp_path):
     shot = tmp_path / "page.png"
     result = chromium_run(chromium, tmp_path, f"--screenshot={shot}", live_run)
     assert shot.exists(), result.stderr[-2000:]
-    with urllib.request.urlopen(live_run + "stats", timeout=10) as r:
+    with urllib.request.urlopen(stats_url(live_run), timeout=10) as r:
         stats = json.load(r)
     image = cv2.imread(str(shot))
     assert image.shape[:2] == (WINDOW[1], WINDOW[0])
