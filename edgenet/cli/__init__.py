@@ -18,6 +18,8 @@ from edgenet.errors import EdgenetError
 VERBS = (
     "run",
     "eval",
+    "info",
+    "profile",
 )
 
 

@@ -1,0 +1,92 @@
+"""Which models to profile: a folder of .tflite files, or the 16-variant grid from the model cache.
+
+Each model is identified by the variant its file name encodes (edgenet.variants); others are
+profiled too, just without published accuracy or a cost for prediction.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from edgenet.errors import ModelError
+from edgenet.profiler.build import build_missing, grid_model_path, how_to_build, tensorflow_available
+from edgenet.profiler.predict import mult_adds
+from edgenet.runtime import check_model_file
+from edgenet.variants import Variant, standard_variants, variant_from_model_name
+
+_FLOAT_HINT = re.compile(r"(^|_)(float|float32|fp32|f32)(_|$)")
+_INT_HINT = re.compile(r"(^|_)(int8|uint8|quant|q8)(_|$)")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    path: str
+    name: str  # the file stem: what tables and reports call it
+    variant: Variant | None
+    precision: str  # "int8" (any 8-bit quantized model) or "float32"
+    mult_adds: int | None
+    classes: int | None = None
+
+
+def _precision_from_name(stem: str) -> str | None:
+    if _FLOAT_HINT.search(stem):
+        return "float32"
+    if _INT_HINT.search(stem):
+        return "int8"
+    return None
+
+
+def _inspect(path: str) -> tuple[str, int]:
+    """(precision, classes) from the model itself, for names without a hint."""
+    from edgenet.runtime import load_interpreter
+
+    model = load_interpreter(path, threads=1)
+    return ("float32" if model.input_spec.dtype == "float32" else "int8"), model.classes
+
+
+def model_entry(path: str) -> ModelEntry:
+    check_model_file(path)
+    stem = Path(path).stem
+    variant = variant_from_model_name(os.path.basename(path))
+    precision, classes = _precision_from_name(stem), None
+    if precision is None or variant is not None:
+        # Classes decide the cost (1000 vs a custom head); one load is ~10 ms, done once.
+        precision_seen, classes = _inspect(path)
+        precision = precision or precision_seen
+    # TF-slim/hosted models have 1001 outputs (background); the cost table counts 1000.
+    cost_classes = 1000 if classes in (None, 1000, 1001) else classes
+    return ModelEntry(str(path), stem, variant, precision, mult_adds(variant, cost_classes), classes)
+
+
+def models_in(folder: str) -> tuple[list[ModelEntry], list[str]]:
+    """The classifiers in ``folder`` and one line per file that is skipped (not a usable classifier)."""
+    if not os.path.isdir(folder):
+        raise ModelError(f"--models {folder}: not a folder; give a folder of .tflite files")
+    paths = sorted(str(p) for p in Path(folder).glob("*.tflite"))
+    entries, skipped = [], []
+    for path in paths:
+        try:
+            entries.append(model_entry(path))
+        except ModelError as exc:  # one bad file should not cost the whole profile
+            skipped.append(f"skipped {os.path.basename(path)}: {exc}")
+    if not entries:
+        hint = f" ({'; '.join(skipped)})" if skipped else ""
+        raise ModelError(f"no usable .tflite classifier in {folder}{hint}; build models first or use --grid")
+    return entries, skipped
+
+
+def grid_models(cache: str | os.PathLike, precisions: tuple[str, ...] = ("int8",), *, build: bool = True,
+                only: list[Variant] | None = None, log: Callable[[str], None] = lambda m: None) -> list[ModelEntry]:
+    """The standard 16 variants (or ``only`` these) from ``cache``; builds missing ones when TensorFlow is here."""
+    variants = only if only is not None else standard_variants()
+    wanted = [grid_model_path(cache, v, p) for v in variants for p in precisions]
+    missing = [p for p in wanted if not p.exists()]
+    if missing:
+        if not build or not tensorflow_available():
+            raise ModelError(how_to_build(cache, [p.name for p in missing]))
+        build_missing(cache, variants, precisions, log=log)
+    return [model_entry(str(p)) for p in wanted]
