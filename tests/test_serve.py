@@ -20,7 +20,6 @@ import pytest
 
 from edgenet.serve import LiveServer, ServeError, parse_bind, requires_token
 from edgenet.serve.server import BOUNDARY
-from edgenet.serve.thermal import cpu_temperature
 from tests.conftest import ROOT
 
 W, H = 320, 240
@@ -179,12 +178,17 @@ def test_no_encoding_without_viewers_and_at_most_serve_fps(server):
     assert 10 <= server.hub.encodes <= server.hub.serve_fps * elapsed + 3
 
 
+def fake_thermal(root, zones):
+    for n, (kind, milli) in enumerate(zones):
+        zone = root / "sys" / "class" / "thermal" / f"thermal_zone{n}"
+        zone.mkdir(parents=True)
+        (zone / "type").write_text(kind + "\n")
+        (zone / "temp").write_text(milli + "\n")
+
+
 def test_stats_schema(tmp_path):
-    zone = tmp_path / "thermal_zone0"
-    zone.mkdir()
-    (zone / "type").write_text("cpu-thermal\n")
-    (zone / "temp").write_text("48312\n")
-    with LiveServer("127.0.0.1", 0, thermal_root=str(tmp_path)) as server:
+    fake_thermal(tmp_path, [("cpu-thermal", "48312")])
+    with LiveServer("127.0.0.1", 0, sysfs_root=str(tmp_path)) as server:
         server.publish(frame_for(0), stats_for(0))
         time.sleep(1.05)  # the FPS history takes one sample a second, starting after the first frame
         for i in (1, 2):
@@ -196,7 +200,7 @@ def test_stats_schema(tmp_path):
     assert stats["top"] == TOP
     assert stats["e2e_fps"] == 25.0 and stats["infer_ms"] == 8.0
     assert stats["model_fps"] == pytest.approx(125.0)  # 1000 / mean inference ms
-    assert stats["cpu_temp_c"] == pytest.approx(48.312)
+    assert stats["cpu_temp_c"] == 48.3
     assert stats["viewers"] == 0 and stats["serve_fps"] == 15.0
     assert [set(h) for h in stats["history"]] == [{"age_s", "e2e_fps", "model_fps"}]
     assert stats["history"][0]["e2e_fps"] == 25.0
@@ -205,13 +209,11 @@ def test_stats_schema(tmp_path):
 
 
 def test_cpu_temperature_prefers_the_cpu_zone(tmp_path):
-    for n, (kind, milli) in enumerate([("acpitz", "27800"), ("x86_pkg_temp", "55000"), ("broken", "n/a")]):
-        zone = tmp_path / f"thermal_zone{n}"
-        zone.mkdir()
-        (zone / "type").write_text(kind)
-        (zone / "temp").write_text(milli)
-    assert cpu_temperature(str(tmp_path)) == 55.0
-    assert cpu_temperature(str(tmp_path / "none")) is None
+    fake_thermal(tmp_path / "pc", [("acpitz", "27800"), ("x86_pkg_temp", "55000"), ("broken", "n/a")])
+    assert LiveServer("127.0.0.1", 0, sysfs_root=str(tmp_path / "pc")).cpu_temperature() == 55.0
+    fake_thermal(tmp_path / "pi", [("cpu-thermal", "61850")])
+    assert LiveServer("127.0.0.1", 0, sysfs_root=str(tmp_path / "pi")).cpu_temperature() == 61.9
+    assert LiveServer("127.0.0.1", 0, sysfs_root=str(tmp_path / "none")).cpu_temperature() is None
 
 
 def test_snapshot(server):

@@ -24,7 +24,6 @@ from edgenet.errors import EdgenetError
 from edgenet.serve.cli import DEFAULT_PORT
 from edgenet.serve.hub import FrameHub
 from edgenet.serve.page import render_page
-from edgenet.serve.thermal import cpu_temperature
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 BOUNDARY = "edgenetframe"
@@ -73,7 +72,7 @@ class LiveServer:
     """``publish(frame, stats)`` from the loop; browsers get the page, MJPEG, stats and snapshots."""
 
     def __init__(self, bind: str = "127.0.0.1", port: int = DEFAULT_PORT, token: str | None = None,
-                 serve_fps: float = 15.0, quality: int = 80, thermal_root: str | None = None,
+                 serve_fps: float = 15.0, quality: int = 80, sysfs_root: str = "/",
                  send_timeout: float = SEND_TIMEOUT):
         if token is not None and not token:
             raise ServeError("--token must not be empty")
@@ -82,7 +81,8 @@ class LiveServer:
         self.token = token if token is not None else (secrets.token_urlsafe(16) if requires_token(bind) else None)
         self.token_generated = token is None and self.token is not None
         self.hub = FrameHub(serve_fps=serve_fps, quality=quality)
-        self.thermal_root = thermal_root
+        self.sysfs_root = sysfs_root  # prefix of /sys/class/thermal (a fake tree in tests)
+        self._thermal = None
         self.send_timeout = send_timeout
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -159,6 +159,15 @@ class LiveServer:
             self.frames_sent += sent
             self.frames_skipped += skipped
 
+    def cpu_temperature(self) -> float | None:
+        """The CPU zone's °C from /sys/class/thermal (the profiler's reader), None where there is none."""
+        from edgenet.profiler.thermal import ThermalProbe, ThermalSample
+
+        if self._thermal is None:
+            self._thermal = ThermalProbe(self.sysfs_root, vcgencmd=None, nvpmodel=None)
+        celsius = ThermalSample(0.0, self._thermal.temperatures()).cpu_temp_c
+        return None if celsius is None else round(celsius, 1)
+
     def stats(self) -> dict:
         latest, published, history = self.hub.snapshot()
         encoded = self.hub.last_encoded
@@ -169,7 +178,7 @@ class LiveServer:
             "e2e_fps": latest.get("e2e_fps"),
             "model_fps": round(self.hub.model_fps_1s, 2) if self.hub.model_fps_1s else latest.get("model_fps"),
             "infer_ms": latest.get("infer_ms"),
-            "cpu_temp_c": cpu_temperature(self.thermal_root) if self.thermal_root else cpu_temperature(),
+            "cpu_temp_c": self.cpu_temperature(),
             "history": [{"age_s": round(now - t, 1), "e2e_fps": round(e, 2), "model_fps": round(m, 2)}
                         for t, e, m in history],
             "published": published,
