@@ -471,3 +471,19 @@ def test_several_viewers_share_one_encoding(server):
     assert all(decode(jpeg).shape == (H, W, 3) for jpegs in received for jpeg in jpegs)
     # The same JPEG bytes reached different viewers: encoded once, shared.
     assert set(received[0]) & set(received[1]) & set(received[2])
+
+
+def test_ipv6_loopback():
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    try:
+        server = LiveServer("::1", 0).start()
+    except ServeError as exc:
+        pytest.skip(f"no IPv6 loopback here: {exc}")
+    try:
+        assert server.token is None and server.url == f"http://[::1]:{server.port}/"
+        server.publish(frame_for(3), stats_for(3))
+        status, _, body = get(server.url + "stats")
+        assert status == 200 and json.loads(body)["frame"] == 3
+    finally:
+        server.stop()

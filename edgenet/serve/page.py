@@ -17,7 +17,8 @@ PAGE = """<!doctype html>
   html, body { margin: 0; background: #15181c; color: #e8e8e8; font: 15px/1.35 system-ui, sans-serif; }
   header { height: 40px; padding: 0 16px; display: flex; align-items: center; gap: 16px; background: #0d0f12; }
   header b { font-size: 17px; } header span { color: #9aa3ad; }
-  main { display: flex; gap: 16px; padding: 16px; align-items: flex-start; }
+  main { display: flex; flex-wrap: wrap; gap: 16px; padding: 16px; align-items: flex-start; }
+  @media (max-width: 700px) { #video { width: 100%; } }
   #video { width: 640px; min-height: 120px; background: #000; display: block; }
   #panel { width: 320px; }
   .nums { display: grid; grid-template-columns: 1fr 1fr; gap: 8px; margin-bottom: 14px; }
