@@ -20,6 +20,7 @@ VERBS = (
     "eval",
     "info",
     "profile",
+    "calibrate",
 )
 
 

@@ -1,0 +1,52 @@
+"""`edgenet calibrate`: a representative dataset (.npz with manifest) for int8 conversion.
+
+Needs no TensorFlow: the best calibration data is the deployment camera, so this runs on the board too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+
+from edgenet.cli.common import positive_float, positive_int
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "calibrate",
+        help="collect preprocessed calibration samples from a source or camera (.npz)",
+        description="Collect N frames from an image folder, ImageFolder (balanced per class), video file, "
+        "camera or stream, preprocess them exactly as the runtime does at the model's resolution, skip "
+        "near-duplicates, and save them with a manifest for `edgenet build --calibration`.",
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--source", metavar="URI", help="image folder, ImageFolder, video file, rtsp://..., v4l2://N ...")
+    src.add_argument("--camera", type=int, metavar="N", help="camera N (csi on a Pi/Jetson, else V4L2)")
+    p.add_argument("--resolution", type=positive_int, required=True, help="the model's input size (e.g. 160)")
+    p.add_argument("--count", type=positive_int, default=300, help="samples to collect (default 300)")
+    p.add_argument("--seconds", type=positive_float, default=5.0,
+                   help="live sources: spread the samples over this many seconds (default 5)")
+    p.add_argument("--crop", type=float, default=0.875, help="central crop fraction, as at run time (default 0.875)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("-o", "--output", required=True, metavar="CALIB.npz")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from calibration.dataset import calibrate_to_file
+    from edgenet.sources import camera_uri
+    from edgenet.variants import Variant
+
+    Variant(1.0, args.resolution)  # the one resolution rule, checked before any capture
+    uri = args.source if args.source is not None else camera_uri(args.camera)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = calibrate_to_file(uri, args.resolution, args.output, args.count, crop=args.crop,
+                                 capture_seconds=args.seconds, seed=args.seed)
+    for w in caught:
+        print(f"edgenet: warning: {w.message}")
+    m = data.manifest
+    extra = f", per class {m['per_class']}" if m.get("per_class") else ""
+    print(f"wrote {args.output}: {m['count']} samples at {m['resolution']} px from {m['source']} "
+          f"({m['duplicates_skipped']} near-duplicates skipped{extra}); sha256 {m['sha256'][:12]}")
+    return 0
