@@ -210,3 +210,11 @@ def param_counts(model) -> dict:
              for w in layer.weights)
     total = sum(int(np.prod(w.shape)) for w in model.weights)
     return {"total": total, "batchnorm": bn, "without_batchnorm": total - bn}
+
+
+def classes_in_file(path: str) -> int:
+    """The number of classes a saved model's head has (for builds that do not say --classes)."""
+    source = _load_file(path)
+    if isinstance(source, str):
+        raise WeightsError(f"{path} holds weights only; say how many classes its head has with --classes N")
+    return int(source.output_shape[-1])

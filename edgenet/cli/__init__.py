@@ -21,6 +21,7 @@ VERBS = (
     "info",
     "profile",
     "calibrate",
+    "build",
 )
 
 

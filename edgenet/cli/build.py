@@ -1,0 +1,99 @@
+"""`edgenet build`: a MobileNet V1 variant as a full-int8 (or float) .tflite, on the workstation."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from edgenet.cli.common import positive_int
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "build",
+        help="convert a MobileNet V1 variant to full-int8 TFLite (needs TensorFlow: edgenet[host])",
+        description="Build MobileNet V1 (alpha, resolution) with random, ImageNet or your own (.keras/.h5) "
+        "weights and convert it to a full-integer int8 .tflite calibrated on `edgenet calibrate` samples. "
+        "Writes the model, its labels (NAME.labels.txt) and a build report (NAME.build.json) measuring "
+        "float-vs-int8 agreement on held-out calibration samples.",
+    )
+    p.add_argument("--alpha", type=float, help="width multiplier in (0, 1], e.g. 0.5")
+    p.add_argument("--resolution", type=positive_int, help="input size, a multiple of 8 >= 32, e.g. 160")
+    p.add_argument("--weights", default="random", help="random (default), imagenet, or a .keras/.h5 file (edgenet train)")
+    p.add_argument("--calibration", nargs="+", metavar="CALIB.npz", help="edgenet calibrate output (--grid: one per resolution, or a folder)")
+    p.add_argument("--io", choices=("int8", "uint8"), default="int8", help="input/output tensor type (default int8)")
+    p.add_argument("--float", dest="float_model", action="store_true", help="float32 model instead of int8")
+    p.add_argument("--per-tensor", action="store_true", help="per-tensor weight scales (default: per channel)")
+    p.add_argument("--classes", type=positive_int, help="number of classes (default: from --labels or the weights file, else 1000)")
+    p.add_argument("--labels", help="labels file, one class a line (written beside the model)")
+    p.add_argument("--activation", choices=("relu6", "relu"), default="relu6")
+    p.add_argument("--holdout", type=float, default=0.2, help="fraction of calibration samples held out for the report (default 0.2)")
+    p.add_argument("--debug", action="store_true", help="add a per-layer quantization error table (TensorFlow's QuantizationDebugger)")
+    p.add_argument("--grid", action="store_true", help="build the 16 standard variants into the -o folder (cached)")
+    p.add_argument("--cache", metavar="DIR", help="grid cache folder (default ~/.cache/edgenet/builds)")
+    p.add_argument("--json", action="store_true", help="print the JSON build report")
+    p.add_argument("-o", "--output", required=True, help="model.tflite (with --grid: a folder)")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from edgenet.errors import UsageError
+
+    if args.grid:
+        return _grid(args)
+    if args.alpha is None or args.resolution is None:
+        raise UsageError("give --alpha and --resolution (or --grid)")
+    calibration = args.calibration or [None]
+    if len(calibration) > 1:
+        raise UsageError("one --calibration file for a single model (several are for --grid)")
+    from calibration.convert import BuildConfig, build_model
+
+    report = build_model(BuildConfig(
+        args.alpha, args.resolution, args.output, weights=args.weights, calibration=calibration[0], io=args.io,
+        float_model=args.float_model, classes=args.classes, labels=args.labels, per_channel=not args.per_tensor,
+        holdout=args.holdout, debug=args.debug, activation=args.activation,
+    ))
+    d = report.as_dict()
+    if args.json:
+        json.dump(d, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    print(f"wrote {report.model} ({d['variant']}, {d['precision']}, io {d['io']}, {d['classes']} classes, {d['bytes'] / 1e6:.2f} MB)")
+    print(f"      {report.labels}\n      {report.report}")
+    q = d.get("quantization")
+    if q:
+        print(f"float vs {d['precision']} on {q['samples']} held-out samples: top-1 agreement {q['top1_agreement']:.1%}, "
+              f"mean cosine {q['mean_cosine']:.4f}")
+    if d.get("debug_layers"):
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(title="per-layer quantization error (worst 10, RMSE in units of the layer's scale)")
+        for col in ("op", "tensor", "RMSE/scale", "max abs err"):
+            t.add_column(col)
+        for row in d["debug_layers"][:10]:
+            t.add_row(row["op"], row["tensor"][-60:], f"{row['rmse_per_scale'] or 0:.3f}", f"{row['max_abs_error']:.4g}")
+        Console().print(t)
+    return 0
+
+
+def _grid(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from calibration.grid import GridConfig, build_grid
+
+    config = GridConfig(args.output, weights=args.weights, calibration=tuple(args.calibration or ()),
+                        precision="float32" if args.float_model else "int8", io=args.io,
+                        per_channel=not args.per_tensor, classes=args.classes or 1000, cache_dir=args.cache)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), transient=False) as bar:
+        task = bar.add_task("grid", total=16)
+
+        def progress(text, done, total):
+            bar.update(task, description=text, completed=done, total=total)
+
+        entries = build_grid(config, progress)
+    built = sum(not e.cached for e in entries)
+    print(f"{len(entries)} models in {args.output} ({built} built, {len(entries) - built} from the cache)")
+    return 0
