@@ -153,7 +153,11 @@ def train(config: TrainConfig, progress: Callable[[int, int, dict], None] | None
         raise DatasetError(f"only {len(tr)} training images for {len(classes)} classes in {config.data}; add more images")
     keras.utils.set_random_seed(config.seed)
     model, started_from = _start_model(config, len(classes), log)
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="sparse_categorical_crossentropy",
+    steps = config.epochs * -(-len(tr) // config.batch_size)
+    # Cosine decay to zero: the last epochs settle into confident, stable decisions, which is what
+    # keeps int8 rounding from flipping the top-1 of borderline inputs.
+    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     aug = augmentation(config.seed) if config.augment else None
     ds = tf.data.Dataset.from_tensor_slices((xs[tr], ys[tr])).shuffle(len(tr), seed=config.seed).batch(config.batch_size)

@@ -22,6 +22,8 @@ VERBS = (
     "profile",
     "calibrate",
     "build",
+    "train",
+    "demo",
 )
 
 

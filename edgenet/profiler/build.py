@@ -8,8 +8,8 @@ Random weights give the same graph, the same ops and the same tensor sizes as tr
 latency is representative; accuracy is not, which is why profiles of these models take accuracy
 from the published table or from ``edgenet eval`` results of the real models.
 
-Stopgap: when the calibration package's builder (branch ``calib``) lands in main, this should call
-it instead of converting here; until then the conversion is the minimal full-int8 recipe.
+The building itself is the calibration package's (``calibration.grid.build_variant``): one builder
+in the tree, imported only when a model is actually missing.
 """
 
 from __future__ import annotations
@@ -50,49 +50,20 @@ def how_to_build(folder: str | os.PathLike, missing: list[str]) -> str:
     )
 
 
-def _random_calibration(resolution: int, samples: int, seed: int):
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-
-    def gen():
-        for _ in range(samples):
-            yield [rng.uniform(-1.0, 1.0, (1, resolution, resolution, 3)).astype("float32")]
-
-    return gen
-
-
 def build_latency_model(variant: Variant, path: str | os.PathLike, dtype: str = "int8", classes: int = 1000,
                         seed: int = 0) -> Path:
-    """Write a random-weight MobileNet V1 ``variant`` as a .tflite (full int8 with int8 I/O, or float32)."""
+    """Write a random-weight MobileNet V1 ``variant`` as a .tflite (full int8 with int8 I/O, or float32)
+    with the workstation's one builder (``calibration.grid.build_variant``)."""
     if dtype not in DTYPES:
         raise ModelError(f"cannot build dtype {dtype!r}; choose from {', '.join(DTYPES)}")
     if not tensorflow_available():
         raise ModelError(how_to_build(Path(path).parent, [Path(path).name]))
-    import keras
-    import tensorflow as tf
+    from calibration.grid import build_variant, random_samples
 
-    keras.utils.set_random_seed(seed)
-    model = keras.applications.MobileNet(
-        input_tensor=keras.Input((variant.resolution, variant.resolution, 3), batch_size=1),
-        alpha=variant.alpha, weights=None, classes=classes,
-    )
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if dtype == "int8":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        # A few random samples are enough to give every tensor a range; the ranges do not matter
-        # for latency.
-        converter.representative_dataset = _random_calibration(variant.resolution, 4, seed)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
-    data = converter.convert()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)  # a half-written model never looks like a cached one
-    return path
+    # A few random samples give every tensor a range; the ranges do not matter for latency.
+    samples = random_samples(variant.resolution, 4, seed) if dtype == "int8" else None
+    return build_variant(variant, path, weights="random", samples=samples, precision=dtype, io="int8",
+                         classes=classes, seed=seed)
 
 
 def build_missing(folder: str | os.PathLike, variants: Iterable[Variant], dtypes: Iterable[str] = ("int8",),

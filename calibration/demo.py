@@ -1,0 +1,139 @@
+"""``edgenet demo``: the whole workstation-to-loop path on a fresh machine with no downloads.
+
+Draws a small labelled image set, fine-tunes a small variant through :mod:`calibration.train`,
+calibrates through :mod:`calibration.dataset`, converts through :mod:`calibration.convert`, scores
+float and int8 with ``edgenet.evaluate`` on a separately drawn test set, writes a clip and runs the
+live loop (``edgenet.pipeline``) over it or over a camera. Every step is the verb a user would run
+on their own data; only the data is drawn.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from edgenet.errors import UsageError
+from edgenet.variants import Variant
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    workdir: str | None = None  # default: a fresh temporary folder
+    alpha: float = 0.25
+    resolution: int = 96
+    per_class: int = 80
+    test_per_class: int = 20
+    epochs: int = 8
+    train_seconds: float = 120.0
+    calibration_count: int = 200
+    camera: int | None = None  # run the loop on this camera instead of the generated clip
+    frames: int = 240  # loop frames (clip length, or camera frames)
+    threads: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        Variant(self.alpha, self.resolution)
+        if self.per_class < 5 or self.test_per_class < 1:
+            raise UsageError("--per-class must be at least 5 and --test-per-class at least 1")
+        if self.frames < 1 or self.epochs < 1 or self.train_seconds <= 0:
+            raise UsageError("--frames, --epochs and --train-seconds must be positive")
+        if self.workdir is not None and os.path.exists(self.workdir) and not os.path.isdir(self.workdir):
+            raise UsageError(f"--workdir {self.workdir} is a file")
+
+
+@dataclass
+class DemoResult:
+    workdir: str
+    model: str
+    float_model: str
+    labels: str
+    float_top1: float
+    int8_top1: float
+    test_images: int
+    agreement: dict
+    loop: dict
+    seconds: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("workdir", "model", "float_model", "labels", "float_top1", "int8_top1",
+                                                "test_images", "agreement", "loop", "seconds")}
+
+
+def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
+    from calibration.convert import BuildConfig, build_model
+    from calibration.dataset import calibrate_to_file
+    from calibration.synthetic import write_clip, write_image_folder
+    from calibration.train import TrainConfig, train
+    from edgenet.evaluate import evaluate
+    from edgenet.pipeline import RunConfig, run_pipeline
+    from edgenet.sources import camera_uri
+
+    work = Path(config.workdir or tempfile.mkdtemp(prefix="edgenet-demo-"))
+    work.mkdir(parents=True, exist_ok=True)
+    variant = Variant(config.alpha, config.resolution)
+    seconds: dict[str, float] = {}
+
+    def step(name):
+        seconds[name] = round(time.perf_counter() - step.t0, 1)
+        step.t0 = time.perf_counter()
+
+    step.t0 = time.perf_counter()
+    log(f"[1/6] drawing {config.per_class} training and {config.test_per_class} test pictures per class in {work}")
+    write_image_folder(work / "train", config.per_class, seed=config.seed)
+    write_image_folder(work / "test", config.test_per_class, seed=config.seed + 1000)
+    step("draw")
+
+    log(f"[2/6] training {variant.name} (at most {config.epochs} epochs / ~{config.train_seconds:.0f} s)")
+    trained = train(
+        TrainConfig(str(work / "train"), str(work / f"{variant.name}.keras"), alpha=config.alpha,
+                    resolution=config.resolution, weights="auto", epochs=config.epochs,
+                    max_seconds=config.train_seconds, seed=config.seed),
+        progress=lambda e, n, logs: log(f"      epoch {e}/{n}: accuracy {logs.get('accuracy', 0):.3f}, "
+                                        f"validation {logs.get('val_accuracy', 0):.3f}"),
+        log=lambda m: log(f"      {m}"),
+    )
+    step("train")
+
+    log(f"[3/6] calibrating on {config.calibration_count} training pictures (edgenet's own preprocessing)")
+    calib = work / f"calib_{config.resolution}.npz"
+    calibrate_to_file(str(work / "train"), config.resolution, str(calib), config.calibration_count, seed=config.seed)
+    step("calibrate")
+
+    log("[4/6] converting to full int8 (and float32 for comparison)")
+    int8 = build_model(BuildConfig(config.alpha, config.resolution, str(work / f"{variant.name}_int8.tflite"),
+                                   weights=trained.model, calibration=str(calib)))
+    flt = build_model(BuildConfig(config.alpha, config.resolution, str(work / f"{variant.name}_float.tflite"),
+                                  weights=trained.model, calibration=str(calib), float_model=True))
+    step("convert")
+
+    log("[5/6] evaluating float and int8 on the held-out drawn test set")
+    e_int8 = evaluate(int8.model, str(work / "test"), labels=int8.labels, threads=config.threads)
+    e_float = evaluate(flt.model, str(work / "test"), labels=flt.labels, threads=config.threads)
+    step("evaluate")
+
+    if config.camera is not None:
+        source = camera_uri(config.camera)
+        log(f"[6/6] live loop on {source} for {config.frames} frames")
+    else:
+        clip = work / "clip.mp4"
+        write_clip(clip, scenes=max(1, config.frames // 8), hold=8, seed=config.seed + 2000)
+        source = str(clip)
+        log(f"[6/6] live loop over a generated clip ({clip.name}, {config.frames} frames)")
+    lines = io.StringIO()
+    summary = run_pipeline(RunConfig(model=int8.model, source=source, labels=int8.labels, threads=config.threads,
+                                     headless=True, max_frames=config.frames, top_k=1), out=lines,
+                           log=lambda m: log(f"      {m}"))
+    step("loop")
+    return DemoResult(
+        workdir=str(work), model=int8.model, float_model=flt.model, labels=int8.labels,
+        float_top1=e_float.top1, int8_top1=e_int8.top1, test_images=e_int8.count,
+        agreement=int8.data.get("quantization", {}),
+        loop={"frames": summary.frames, "e2e_fps": round(summary.e2e_fps, 1), "model_fps": round(summary.model_fps, 1),
+              "source": source, "last_top": summary.last_top},
+        seconds=seconds,
+    )

