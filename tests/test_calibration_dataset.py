@@ -187,3 +187,18 @@ def test_cli_errors_are_one_line_exit_2(tmp_path, args, message):
     assert r.stderr.startswith("edgenet: error: ") and message in r.stderr
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
     assert not (tmp_path / "c.npz").exists()
+
+
+def test_calibrate_path_never_imports_tensorflow():
+    code = ("import sys, edgenet.cli.calibrate, calibration.dataset, calibration.builder, calibration.synthetic; "
+            "from edgenet.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
+def test_grid_cli_without_calibration_is_one_line_exit_2(tmp_path):
+    r = cli("build", "--grid", "-o", str(tmp_path / "grid"))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "an int8 grid needs --calibration files, one per resolution" in r.stderr
