@@ -40,8 +40,12 @@ def build_wheel(out_dir: str | os.PathLike | None = None) -> Path:
         out.mkdir(parents=True, exist_ok=True)
         for old in out.glob("edgenet-*.whl"):
             old.unlink()
-        # --no-build-isolation: setuptools is already here; isolation would fetch it from the index.
-        _pip(["wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(PROJECT_ROOT)], "building edgenet's wheel")
+        args = ["wheel", "--no-deps", "-q", "-w", str(out), str(PROJECT_ROOT)]
+        try:
+            # Without isolation first: no index round-trip when this environment's setuptools is new enough.
+            _pip(args[:3] + ["--no-build-isolation"] + args[3:], "building edgenet's wheel")
+        except DeployError:
+            _pip(args, "building edgenet's wheel")
         wheels = sorted(out.glob("edgenet-*.whl"))
         if not wheels:
             raise DeployError(f"pip wheel wrote no edgenet wheel into {out}")

@@ -19,6 +19,8 @@ VERBS = (
     "run",
     "eval",
     "profile",
+    "deploy",
+    "remote",
 )
 
 
