@@ -8,6 +8,7 @@ key is always refused. Authentication is by key or agent only: there is no passw
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import socket
@@ -19,6 +20,10 @@ import paramiko
 
 from deploy.errors import ConnectError, HostKeyError, RemoteCommandError
 from deploy.hosts import DEFAULT_KNOWN_HOSTS, HostSpec
+
+
+# paramiko logs transport failures itself ("Exception (client): ..."); the errors below say it once.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,15 @@ def connect(spec: HostSpec, options: ConnectOptions = ConnectOptions()) -> Remot
         raise ConnectError(f"unknown host name {spec.hostname!r}: check the name or its HostName in ~/.ssh/config") from None
     except paramiko.ssh_exception.NoValidConnectionsError:
         raise ConnectError(f"cannot reach {where}: connection refused (is sshd running, is the port right?)") from None
-    except (OSError, paramiko.SSHException, EOFError) as exc:
+    except paramiko.SSHException as exc:
+        # paramiko sometimes reports a failed banner read as "No existing session": a transport
+        # that never received the server's version string never got an ssh greeting.
+        transport = conn.client.get_transport()
+        no_banner = transport is not None and not getattr(transport, "remote_version", "")
+        if "banner" in str(exc).lower() or no_banner:  # TCP connected but no ssh greeting within the timeout
+            raise ConnectError(f"timed out waiting for the ssh banner of {where} after {options.timeout:g} s: "
+                               "is it an ssh server, and is the board overloaded?") from None
+        raise ConnectError(f"cannot connect to {where}: {exc or type(exc).__name__}") from None
+    except (OSError, EOFError) as exc:
         raise ConnectError(f"cannot connect to {where}: {exc or type(exc).__name__}") from None
     return Remote(conn, spec)

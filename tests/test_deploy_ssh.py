@@ -158,6 +158,41 @@ def test_auth_failure_and_refused_port(isolated_ssh, boards):
     assert r.returncode == 2 and "connection refused" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_timeout_when_the_port_never_speaks_ssh(isolated_ssh):
+    import socket
+
+    with socket.socket() as silent:  # accepts TCP (backlog) but never sends a banner
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        r = cli("deploy", "--rollback", "--connect-timeout", "1", f"pi@127.0.0.1:{port}")
+    assert r.returncode == 2 and "timed out" in r.stderr and f"127.0.0.1:{port}" in r.stderr
+
+
+def test_proxyjump_through_another_board(isolated_ssh, boards):
+    """board-b reached through board-a (ProxyJump in the ssh config), both host keys checked."""
+    from deploy.connect import connect
+    from deploy.fleet import SshSettings
+    from deploy.hosts import resolve_host
+
+    user = boards["user"]
+    (isolated_ssh / "ssh_config").write_text(
+        f"Host jump\n  HostName 127.0.0.1\n  Port {boards['a'].port}\n  User {user.name}\n  IdentityFile {user.key}\n\n"
+        f"Host behind\n  HostName 127.0.0.1\n  Port {boards['b'].port}\n  User {user.name}\n  IdentityFile {user.key}\n"
+        f"  ProxyJump jump\n")
+    settings = SshSettings()
+    spec = resolve_host("behind", settings.config())
+    assert [(j.port, j.user) for j in spec.proxy_jump] == [(boards["a"].port, user.name)]
+    trust(isolated_ssh, boards["b"])  # the jump host is not trusted yet: refused
+    with pytest.raises(Exception, match="unknown host key for .*:%d" % boards["a"].port):
+        connect(spec, settings.connect_options())
+    trust(isolated_ssh, boards["a"])
+    with connect(spec, settings.connect_options()) as remote:
+        assert remote.run("id -un").stdout.strip() == user.name
+        # the inner session really arrived through the jump host's forwarded channel
+        assert remote.conn.gateway is not None and remote.conn.gateway.port == boards["a"].port
+
+
 # ---- deploy, releases, rollback, hostile names --------------------------------------------------------
 
 # A file name cannot hold '/', so the injections target the remote working folder (the board user's
