@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from deploy.build import build_wheel, build_wheelhouse, wheelhouse_key
-from deploy.errors import DeployError
+from deploy.errors import DeployError, PreflightError
 from deploy.fleet import FleetReport, SshSettings, run_on_hosts, status
 from deploy.hosts import gather_hosts
 from deploy.preflight import Preflight
@@ -53,9 +53,16 @@ def deploy_hosts(hosts: list[str], *, hosts_file: str | None = None, config: Dep
     on_status(f"built {wheel.name}")
     houses = _WheelhouseCache(wheelhouse)
 
+    def service_possible(pre: Preflight) -> None:
+        # Checked before anything changes on the board: a half-done --service deploy helps nobody.
+        if service is not None and not (pre.systemd and pre.sudo):
+            missing = "systemd (systemctl)" if not pre.systemd else "passwordless sudo for " + pre.user
+            raise PreflightError(f"--service needs {missing} on the board; deploy without --service, or allow "
+                                 f"it (e.g. `echo '{pre.user} ALL=(ALL) NOPASSWD: ALL' | sudo tee /etc/sudoers.d/010_{pre.user}`)")
+
     def task(remote):
         result = deploy_release(remote, config, wheel=wheel, wheelhouse=houses if config.offline else None,
-                                log=on_status, on_step=on_step)
+                                log=on_status, on_step=on_step, after_preflight=service_possible)
         if service is not None:
             base = result.preflight.target
             result.service = install_service(remote, release=result.release, base=base, user=result.preflight.user,
