@@ -139,7 +139,10 @@ def run_pipeline(
         elif not config.headless:
             log("no display (or OpenCV without GUI): running headless")
     recorder = _Recorder(config.record, source.nominal_fps or 30.0) if config.record else None
-    draw = window is not None or recorder is not None or on_frame is not None
+    # A hook with ``draws_itself`` (the live-view server) gets the raw frame and draws the labels
+    # itself, off this thread and only for the frames it actually sends.
+    raw_hook = on_frame is not None and getattr(on_frame, "draws_itself", False)
+    draw = window is not None or recorder is not None or (on_frame is not None and not raw_hook)
     capture = Capture(
         source,
         reopen=(lambda: open_source(config.source)) if live else None,
@@ -188,12 +191,13 @@ def run_pipeline(
                 shown = annotate(frame.image, top, e2e, infer_ms)
                 if recorder is not None:
                     recorder.write(shown)
-                if on_frame is not None:
-                    model_fps = 1e3 / infer_ms if infer_ms > 0 else 0.0
-                    on_frame(shown, {"frame": frame.index, "top": top, "e2e_fps": round(e2e, 2),
-                                     "model_fps": round(model_fps, 2), "infer_ms": round(infer_ms, 3)})
                 if window is not None:
                     keep_going = window.show(shown)
+            if on_frame is not None:
+                model_fps = 1e3 / infer_ms if infer_ms > 0 else 0.0
+                on_frame(frame.image if raw_hook else shown,
+                         {"frame": frame.index, "top": top, "e2e_fps": round(e2e, 2),
+                          "model_fps": round(model_fps, 2), "infer_ms": round(infer_ms, 3)})
             t4 = time.perf_counter_ns()
             if frames > 1:  # the first frame pays for warm-up; keep it out of the statistics
                 timings["capture_wait"].append(t1 - t0)

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import sys
 from typing import IO
 
 from rich.console import Console
 from rich.table import Table
 
 
+def make_console(file: IO[str] | None = None) -> Console:
+    """A rich console; when output is not a terminal (a pipe, a log file on a board), tables get
+    a fixed generous width instead of rich's 80 columns, so nothing is truncated."""
+    stream = file or sys.stdout
+    width = None if stream.isatty() else 160
+    return Console(file=file, highlight=False, soft_wrap=True, width=width)
+
+
 def print_run_summary(summary, file: IO[str] | None = None) -> None:
-    console = Console(file=file, highlight=False, soft_wrap=True)
+    console = make_console(file)
     env = summary.environment
     console.print(
         f"[bold]{summary.frames}[/] frames in {summary.seconds:.2f} s from {summary.source}: "
@@ -31,7 +40,7 @@ def print_run_summary(summary, file: IO[str] | None = None) -> None:
 
 
 def print_eval_report(report, file: IO[str] | None = None, worst: int = 10) -> None:
-    console = Console(file=file, highlight=False, soft_wrap=True)
+    console = make_console(file)
     console.print(
         f"[bold]top-1 {report.top1 * 100:.1f}%[/]  top-5 {report.top5 * 100:.1f}%  on {report.count} images "
         f"of {report.dataset} ({report.seconds:.1f} s)"

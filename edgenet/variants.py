@@ -96,7 +96,7 @@ class Published:
 
 # TF-slim research/slim/nets/mobilenet_v1.md, 2018_02_22 checkpoints; "quant" = quantization-aware
 # trained, run as 8-bit TFLite. Note the slim MACs for alpha 0.75 (317) differ from the paper's
-# Table 6 (325): see edgenet.cost for which counting gives which.
+# Table 6 (325), and slim's 0.25_192 row (34) looks like a typo: see edgenet.cost.
 PUBLISHED: dict[tuple[float, int], Published] = {
     (1.0, 224): Published(569, 4.24, 70.9, 89.9, 69.7, 89.5),
     (1.0, 192): Published(418, 4.24, 70.0, 89.2, 69.0, 88.9),

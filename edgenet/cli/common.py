@@ -17,14 +17,22 @@ def positive_int(text: str) -> int:
     return value
 
 
-def positive_float(text: str) -> float:
+def _float(text: str, allow_zero: bool) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value}")
+    if value < 0 or (value == 0 and not allow_zero) or value != value:
+        raise argparse.ArgumentTypeError(f"expected a number {'>=' if allow_zero else '>'} 0, got {text}")
     return value
+
+
+def positive_float(text: str) -> float:
+    return _float(text, allow_zero=False)
+
+
+def non_negative_float(text: str) -> float:
+    return _float(text, allow_zero=True)
 
 
 def add_runtime_options(parser: argparse.ArgumentParser) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from edgenet.cli.common import positive_float, positive_int
+from edgenet.cli.common import non_negative_float, positive_float, positive_int
 from edgenet.cli.deploy import add_host_options
 from edgenet.runtime import RUNTIME_CHOICES
 
@@ -27,16 +27,6 @@ def thread_list(text: str) -> tuple[int, ...]:
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"thread counts must be >= 1, got {text!r}")
     return tuple(sorted(set(values)))
-
-
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return value
 
 
 def _command(value: str | None):

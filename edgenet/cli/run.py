@@ -7,6 +7,7 @@ import json
 import sys
 
 from edgenet.cli.common import add_runtime_options, positive_float, positive_int
+from edgenet.serve.cli import add_serve_options
 
 
 def register(sub) -> None:
@@ -40,6 +41,7 @@ def register(sub) -> None:
                    help="play files at their frame rate and drop frames the model cannot keep up with, like a camera")
     b.add_argument("--reconnect-timeout", type=positive_float, metavar="SECONDS",
                    help="give up on a lost camera after this long (default: keep retrying)")
+    add_serve_options(p)
     p.set_defaults(handler=handle)
 
 
@@ -55,7 +57,14 @@ def handle(args: argparse.Namespace) -> int:
         headless=args.headless, json=args.json, record=args.record, max_frames=args.max_frames,
         duration=args.duration, realtime=args.realtime, crop=args.crop, reconnect_timeout=args.reconnect_timeout,
     )
-    summary = run_pipeline(config)
+    from edgenet.serve import open_server_from_args
+
+    server = open_server_from_args(args)
+    try:
+        summary = run_pipeline(config, on_frame=server)
+    finally:
+        if server is not None:
+            server.stop()
     print_run_summary(summary, file=sys.stderr if args.json else sys.stdout)
     if args.summary_json:
         with open(args.summary_json, "w") as f:

@@ -14,19 +14,15 @@ from typing import Sequence
 
 import numpy as np
 
+from edgenet.cost import mobilenet_v1_cost
 from edgenet.errors import EdgenetError
 from edgenet.variants import Variant
 
 
 def mult_adds(variant: Variant | None, classes: int = 1000) -> int | None:
-    """Mult-adds of a variant: edgenet.cost when present, else the slim table for standard variants."""
+    """Mult-adds of a variant from the cost model (None for a model of unknown variant)."""
     if variant is None:
         return None
-    try:
-        from edgenet.cost import mobilenet_v1_cost  # branch calib; optional until it lands in main
-    except ImportError:
-        published = variant.published
-        return published.million_macs * 1_000_000 if published and classes == 1000 else None
     try:
         return int(mobilenet_v1_cost(variant.alpha, variant.resolution, classes=classes).mult_adds)
     except EdgenetError:  # a shape the cost model rejects: measured, just not predicted

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from typing import IO
 
-from rich.console import Console
 from rich.table import Table
 
 from edgenet.profiler.results import ProfileReport
+from edgenet.report import make_console
 
 
 def _f(value, fmt: str = ".1f", none: str = "-") -> str:
@@ -17,7 +16,7 @@ def _f(value, fmt: str = ".1f", none: str = "-") -> str:
 
 def print_profile(report: ProfileReport, file: IO[str] | None = None) -> None:
     # Wide enough for every column when piped to a file (rich would assume 80 columns).
-    console = Console(file=file, highlight=False, soft_wrap=True, width=None if (file or sys.stdout).isatty() else 220)
+    console = make_console(file)
     sustained = any(r.sustained for r in report.rows)
     e2e = any(r.e2e for r in report.rows)
     table = Table(title="MobileNet V1 profile (latency of invoke, outliers removed)")
