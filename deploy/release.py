@@ -214,8 +214,10 @@ def rollback(remote, base_dir: str = DEFAULT_BASE) -> tuple[str, str]:
 def current_release(remote, base_dir: str = DEFAULT_BASE) -> tuple[str, dict]:
     """(absolute path of the current release, its release.json)."""
     base = remote_base(remote, base_dir)
-    cur = f"{base}/current"
     try:
+        # Resolved once: venv and model then come from the same release even if a deploy switches
+        # `current` while this work runs.
+        cur = remote.sftp.normalize(f"{base}/current")
         with remote.sftp.open(f"{cur}/{MARKER}") as f:
             meta = json.loads(f.read().decode())
     except OSError:

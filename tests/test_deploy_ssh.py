@@ -318,7 +318,7 @@ def test_remote_profile_results_copied_back(ssh_ready, boards, wheelhouse, tiny_
     assert sorted(p.name for p in local.iterdir()) == ["profile.csv", "profile.json"]
     report = json.loads((local / "profile.json").read_text())
     # The deployed model has no published or given accuracy: it is timed, but cannot be picked.
-    assert report["config"]["models"] == str(board_path(boards, "edgenet/current/model"))
+    assert report["config"]["models"] == str(board_path(boards, "edgenet/current").resolve() / "model")
     assert report["choice"]["meets_target"] is False and "none has a known accuracy" in report["choice"]["explanation"]
     assert report["choice"]["fastest"]["fps"] > 1
     assert len((local / "profile.csv").read_text().splitlines()) == 1 + len(report["results"])
@@ -342,6 +342,32 @@ def test_profile_host_workflow_pushes_models_and_prints_pick(ssh_ready, boards, 
     pick = report["choice"]["pick"]
     assert pick["name"] == "mobilenet_v1_025_64_int8" and pick["accuracy"] == pytest.approx(61.0)
     assert f"board-b: pick: {pick['name']} with {pick['threads']} thread(s)" in r.stdout
+
+
+def test_remote_eval_streams_the_boards_report(ssh_ready, boards, wheelhouse, tiny_model, tiny_labels):
+    """`remote HOST eval` on images that live on the board (written into the board user's HOME)."""
+    import cv2
+    import numpy as np
+
+    from tests.fixtures.drawings import LABELS, draw
+
+    if not board_path(boards, "edgenet/current").exists():
+        assert deploy(tiny_model, wheelhouse=wheelhouse)[0].ok
+    images = board_path(boards, "eval images")
+    rng = np.random.default_rng(3)
+    for label in LABELS:
+        (images / label).mkdir(parents=True, exist_ok=True)
+        for i in range(3):
+            cv2.imwrite(str(images / label / f"{i}.png"), draw(label, rng))
+    labels = board_path(boards, "labels for eval.txt")
+    shutil.copy(tiny_labels, labels)
+    for p in [images, labels, *images.rglob("*")]:
+        os.chmod(p, 0o755 if p.is_dir() else 0o644)
+    r = cli("remote", "board-a", "eval", "--images", images, "--labels", labels, "--json", "--threads", "1")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout[r.stdout.index("{"):])
+    assert report["count"] == 30 and report["top1"] >= 0.8
+    assert report["model"].startswith(str(board_path(boards, "edgenet/releases")))  # ran the current release's model
 
 
 # ---- fleets -----------------------------------------------------------------------------------------
