@@ -108,10 +108,17 @@ class Remote:
         return self._sftp
 
     def put(self, local: str | os.PathLike, remote: str) -> None:
-        self.sftp.put(str(local), remote)
+        try:
+            self.sftp.put(str(local), remote)
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            raise ConnectError(f"{self.spec.alias}: upload of {Path(local).name} to {remote} failed: "
+                               f"{exc or type(exc).__name__}") from None
 
     def get(self, remote: str, local: str | os.PathLike) -> None:
-        self.sftp.get(remote, str(local))
+        try:
+            self.sftp.get(remote, str(local))
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            raise ConnectError(f"{self.spec.alias}: download of {remote} failed: {exc or type(exc).__name__}") from None
 
     def close(self) -> None:
         self.conn.close()
