@@ -315,6 +315,18 @@ def test_connection_dropped_mid_upload_leaves_previous_release(ssh_ready, boards
     assert remote_run_json()[0]["frame"] == 0
 
 
+def test_service_refused_before_any_change_without_passwordless_sudo(ssh_ready, boards, wheelhouse, tiny_model):
+    releases = board_path(boards, "edgenet/releases")
+    before = sorted(os.listdir(releases)) if releases.exists() else []
+    r = cli("deploy", "board-a", "--model", tiny_model, "--offline", "--wheelhouse", wheelhouse,
+            "--service", "--source", "pattern://", "--run-args", "--headless --top-k 3")
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1].startswith(
+        f"edgenet: error: --service needs {'passwordless sudo for ' + boards['user'].name if shutil.which('systemctl') else 'systemd (systemctl)'}")
+    assert "board-a: interpreter: ai-edge-litert" in r.stderr  # preflight was reported first
+    assert (sorted(os.listdir(releases)) if releases.exists() else []) == before
+
+
 # ---- remote work -----------------------------------------------------------------------------------
 
 def test_remote_profile_results_copied_back(ssh_ready, boards, wheelhouse, tiny_model, tmp_path):
