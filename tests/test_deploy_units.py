@@ -9,6 +9,7 @@ import json
 import os
 import shlex
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from deploy.connect import Result
+from tests.conftest import ROOT
 from deploy.errors import DeployError
 from deploy.hosts import HostSpec
 from deploy.release import list_releases, parse_smoke, rollback, smoke_command, switch_command
@@ -217,3 +219,20 @@ def test_profile_host_forwards_board_options():
                                         "--warmup", "5", "--runtime", "auto", "--seeds", "3", "--e2e-frames", "200",
                                         "--sample-interval", "1.0", "--sustained-candidates", "3",
                                         "--threads", "1,4", "--fast", "--no-xnnpack"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["deploy", "pi@x"], "edgenet deploy needs --model M (or --rollback)"),
+    (["deploy", "--rollback", "--model", "m.tflite", "pi@x"], "--rollback takes only hosts"),
+    (["deploy", "--model", "/nonexistent.tflite", "pi@x"], "model /nonexistent.tflite not found"),
+    (["deploy", "--model", "tests/fixtures/mobilenet_v1_025_64_int8.tflite", "--service", "pi@x"], "--service needs --source"),
+    (["deploy", "--rollback"], "no host given"),
+    (["deploy", "--rollback", "pi@bad host"], "cannot read host 'pi@bad host'"),
+    (["deploy", "--rollback", "pi@no-such-board.invalid"], "unknown host name 'no-such-board.invalid'"),
+])
+def test_cli_errors_are_one_line(argv, message, tmp_path):
+    argv = argv[:1] + ["--ssh-config", str(tmp_path / "none"), "--known-hosts", str(tmp_path / "kh")] + argv[1:]
+    r = subprocess.run([sys.executable, "-m", "edgenet", *argv], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 2
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("edgenet: error: ") and message in last and "Traceback" not in r.stderr
