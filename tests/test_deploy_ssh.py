@@ -392,6 +392,14 @@ def test_remote_eval_streams_the_boards_report(ssh_ready, boards, wheelhouse, ti
     assert report["model"].startswith(str(board_path(boards, "edgenet/releases")))  # ran the current release's model
 
 
+@pytest.mark.skipif(not shutil.which("journalctl"), reason="no journalctl on this 'board'")
+def test_remote_logs_runs_journalctl_on_the_board(ssh_ready):
+    # No systemd runs here, so the unit has no entries; journalctl's own answer comes back over ssh.
+    r = cli("remote", "board-a", "logs", "--no-follow")
+    assert r.returncode == 0, r.stderr
+    assert "-- No entries --" in r.stdout
+
+
 # ---- fleets -----------------------------------------------------------------------------------------
 
 def test_fleet_deploy_in_parallel_one_host_failing(ssh_ready, boards, wheelhouse, tiny_model, tmp_path):
