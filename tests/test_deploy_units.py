@@ -236,3 +236,37 @@ def test_cli_errors_are_one_line(argv, message, tmp_path):
     assert r.returncode == 2
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("edgenet: error: ") and message in last and "Traceback" not in r.stderr
+
+
+def test_profile_host_grid_uses_the_profilers_builder(monkeypatch, tmp_path):
+    """--grid with --host: the 16 standard variants from the workstation's model cache, built by
+    edgenet.profiler.build when missing, are what gets pushed (fleet and ssh faked here; the real
+    push/profile path is covered by the sshd tests)."""
+    from deploy import commands, fleet
+    from deploy import remote as ops
+    from edgenet.profiler import build as pbuild
+    from edgenet.variants import standard_variants
+
+    built = {}
+
+    def fake_build_missing(folder, variants, dtypes=("int8",), log=lambda m: None):
+        built["folder"], built["variants"] = folder, list(variants)
+        return []
+
+    pushed = {}
+
+    def fake_profile_on_board(remote, models, profile_args, results_dir, base_dir, *, accuracy=(), stream=True):
+        pushed["models"], pushed["args"] = models, profile_args
+        return "ok"
+
+    monkeypatch.setattr(pbuild, "build_missing", fake_build_missing)
+    monkeypatch.setattr(ops, "profile_on_board", fake_profile_on_board)
+    monkeypatch.setattr(fleet, "run_on_hosts", lambda names, task, settings, **kw: fleet.FleetReport(
+        [fleet.HostOutcome(n, True, task(FakeRemote())) for n in names]))
+    monkeypatch.setattr(commands, "run_on_hosts", fleet.run_on_hosts)
+    report = commands.profile_hosts(["pi@b"], models_dir=None, model_cache=str(tmp_path), profile_args=["--target-fps", "30"],
+                                    on_status=lambda m: None)
+    assert report.ok and report.outcomes[0].value == "ok"
+    assert str(built["folder"]) == str(tmp_path) and built["variants"] == list(standard_variants())
+    assert [p.name for p in pushed["models"]] == [pbuild.grid_model_path(tmp_path, v).name for v in standard_variants()]
+    assert len(pushed["models"]) == 16 and pushed["args"] == ["--target-fps", "30"]
