@@ -270,3 +270,25 @@ def test_profile_host_grid_uses_the_profilers_builder(monkeypatch, tmp_path):
     assert str(built["folder"]) == str(tmp_path) and built["variants"] == list(standard_variants())
     assert [p.name for p in pushed["models"]] == [pbuild.grid_model_path(tmp_path, v).name for v in standard_variants()]
     assert len(pushed["models"]) == 16 and pushed["args"] == ["--target-fps", "30"]
+
+
+def test_prune_keeps_newest_and_current_and_leaves_incomplete(tmp_path):
+    from deploy.release import _prune
+
+    base = tmp_path / "edgenet"
+    names = ["20260101T000000.000Z", "20260102T000000.000Z", "20260103T000000.000Z", "20260104T000000.000Z"]
+    for name in names:
+        (base / "releases" / name).mkdir(parents=True)
+        (base / "releases" / name / "release.json").write_text("{}")
+    (base / "releases" / "20260105T000000.000Z").mkdir()  # an interrupted deploy: no release.json
+    os.symlink("releases/20260101T000000.000Z", base / "current")  # rolled back to the oldest
+
+    class Local(FakeRemote):
+        def run(self, command, **kw):
+            self.commands.append(command)
+            p = subprocess.run(["sh", "-c", command], capture_output=True, text=True)
+            return Result(p.stdout, p.stderr, p.returncode)
+
+    _prune(Local(), str(base), keep=2)
+    assert sorted(os.listdir(base / "releases")) == ["20260101T000000.000Z", "20260103T000000.000Z",
+                                                      "20260104T000000.000Z", "20260105T000000.000Z"]
