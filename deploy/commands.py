@@ -76,13 +76,16 @@ def deploy_hosts(hosts: list[str], *, hosts_file: str | None = None, config: Dep
 
 def remote_hosts(hosts: list[str], action: str, args: list[str], *, hosts_file: str | None = None,
                  settings: SshSettings = SshSettings(), parallel: int = 4, results_dir: str = "results",
-                 base_dir: str = DEFAULT_BASE, on_status: Callable[[str], None] = status) -> FleetReport:
+                 base_dir: str = DEFAULT_BASE, on_status: Callable[[str], None] = status,
+                 local_port: int | None = None) -> FleetReport:
     """`edgenet remote HOST ACTION ARGS`: run/eval/profile/logs on each host with the current release."""
     from deploy import remote as ops
 
     if action not in REMOTE_ACTIONS:
         raise DeployError(f"unknown remote action {action!r}: use one of {', '.join(REMOTE_ACTIONS)}")
     names = gather_hosts(hosts, hosts_file)
+    if action == "run" and len(names) > 1 and ops.serve_port(args) is not None:
+        raise DeployError("remote run --serve forwards one port: give one host (open several terminals for several)")
 
     def task(remote):
         if action == "profile":
@@ -92,7 +95,7 @@ def remote_hosts(hosts: list[str], action: str, args: list[str], *, hosts_file: 
         if action == "logs":
             code = ops.follow_logs(remote, follow="--no-follow" not in args)
         else:
-            code = ops.run_verb(remote, action, args, base_dir)
+            code = ops.run_verb(remote, action, args, base_dir, log=on_status, local_port=local_port)
         if code != 0:
             raise DeployError(f"edgenet {action} exited with {code} on the board")
         return code
@@ -129,6 +132,8 @@ def profile_hosts(hosts: list[str], *, models_dir: str | None, model_cache: str 
         if not a.is_file():
             raise DeployError(f"accuracy file {a} not found")
     names = gather_hosts(hosts, hosts_file)
+    if action == "run" and len(names) > 1 and ops.serve_port(args) is not None:
+        raise DeployError("remote run --serve forwards one port: give one host (open several terminals for several)")
 
     def task(remote):
         return ops.profile_on_board(remote, models, profile_args, Path(results_dir), base_dir, accuracy=acc,

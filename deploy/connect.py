@@ -8,6 +8,7 @@ key is always refused. Authentication is by key or agent only: there is no passw
 
 from __future__ import annotations
 
+
 import logging
 import os
 import shlex
@@ -100,6 +101,13 @@ class Remote:
             raise RemoteCommandError(f"{self.spec.alias}: {what or 'command'} failed (exit {r.exited}): "
                                      + " | ".join(tail))
         return result
+
+    def forward(self, local_port: int, remote_port: int):
+        """Context manager: this machine's 127.0.0.1:local_port to the board's 127.0.0.1:remote_port."""
+        from deploy.forward import PortForward
+
+        self.conn.open()
+        return PortForward(self.conn.transport, local_port, remote_port)
 
     @property
     def sftp(self) -> paramiko.SFTPClient:

@@ -8,6 +8,7 @@ import posixpath
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from deploy.errors import DeployError, RemoteCommandError
 from deploy.release import DEFAULT_BASE, current_release, remote_base, utc_stamp
@@ -26,15 +27,48 @@ def edgenet_command(release: str, verb: str, args: list[str]) -> str:
     return " ".join([q(f"{release}/venv/bin/edgenet"), q(verb), *map(q, args)])
 
 
-def run_verb(remote, verb: str, args: list[str], base_dir: str = DEFAULT_BASE) -> int:
-    """`edgenet run|eval ARGS` on the board with output streamed back; --model defaults to the deployed one."""
+def serve_port(args: list[str]) -> int | None:
+    """The board port of `run --serve [HOST:]PORT` in ``args``, or None without --serve."""
+    from edgenet.serve.cli import DEFAULT_PORT
+    from edgenet.serve.server import parse_bind
+
+    for i, arg in enumerate(args):
+        if arg == "--serve":
+            nxt = args[i + 1] if i + 1 < len(args) else ""
+            value = nxt if nxt and not nxt.startswith("-") else str(DEFAULT_PORT)
+        elif arg.startswith("--serve="):
+            value = arg.split("=", 1)[1]
+        else:
+            continue
+        port = parse_bind(value)[1]
+        if port == 0:
+            raise DeployError("remote run --serve needs a fixed port (not 0) so it can be forwarded over ssh")
+        return port
+    return None
+
+
+def run_verb(remote, verb: str, args: list[str], base_dir: str = DEFAULT_BASE,
+             log: Callable[[str], None] = print, local_port: int | None = None) -> int:
+    """`edgenet run|eval ARGS` on the board with output streamed back; --model defaults to the deployed one.
+
+    With `run --serve PORT`, the board's live view is forwarded over the same ssh connection to the
+    same port on this workstation's loopback (or ``local_port``), for as long as the run lasts.
+    """
+    port = serve_port(args) if verb == "run" else None
     release, meta = current_release(remote, base_dir)
     args = list(args)
     if not _has(args, "--model"):
         args = ["--model", f"{release}/model/{meta['model']}"] + args
         if meta.get("labels") and not _has(args, "--labels"):
             args = args[:2] + ["--labels", f"{release}/model/{meta['labels']}"] + args[2:]
-    return remote.run(edgenet_command(release, verb, args), check=False, stream=True).exited
+    command = edgenet_command(release, verb, args)
+    if port is None:
+        return remote.run(command, check=False, stream=True).exited
+    local = local_port or port
+    with remote.forward(local, port):
+        log(f"edgenet: live view of {remote.spec.alias} at http://127.0.0.1:{local}/ (forwarded over ssh; "
+            "add the ?token=... the board prints if it serves beyond its loopback)")
+        return remote.run(command, check=False, stream=True).exited
 
 
 def follow_logs(remote, lines: int = 50, follow: bool = True) -> int:

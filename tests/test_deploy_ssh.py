@@ -412,3 +412,49 @@ def test_fleet_deploy_in_parallel_one_host_failing(ssh_ready, boards, wheelhouse
     assert "edgenet: 1 of 2 host(s) succeeded" in r.stderr
     assert "FAILED board-bad: cannot reach" in r.stderr and "FAILED board-b:" not in r.stderr
     assert "board-b: " in r.stdout and "is current" in r.stdout
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_remote_run_serve_forwards_the_live_view(ssh_ready, boards, wheelhouse, tiny_model):
+    """`remote HOST run --serve PORT`: the board's live view reachable on this machine over ssh.
+    Board and workstation are one machine here, so the forward uses another local port."""
+    import time
+    import urllib.request
+
+    if not board_path(boards, "edgenet/current").exists():
+        assert deploy(tiny_model, wheelhouse=wheelhouse)[0].ok
+    board_port, local_port = _free_port(), _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgenet", "remote", "--local-port", str(local_port), "board-a", "run",
+         "--source", "pattern://?width=160&height=120", "--duration", "8", "--headless", "--threads", "1",
+         "--serve", str(board_port)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stats = None
+    deadline = time.time() + 30
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{local_port}/stats", timeout=2) as r:
+                stats = json.loads(r.read())
+            if stats.get("frame") is not None:
+                break
+        except (OSError, ValueError):
+            time.sleep(0.3)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert stats is not None and stats["frame"] is not None, err
+    assert stats["top"] and stats["top"][0]["label"]  # the board's classification, seen from here
+    assert f"live view of board-a at http://127.0.0.1:{local_port}/" in err
+
+
+def test_remote_run_serve_refuses_port_0_and_several_hosts(ssh_ready):
+    r = cli("remote", "board-a", "run", "--source", "pattern://", "--serve", "0")
+    assert r.returncode == 2 and "fixed port" in r.stderr
+    r = cli("remote", "board-a,board-b", "run", "--source", "pattern://", "--serve", "8080")
+    assert r.returncode == 2 and "one host" in r.stderr

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from edgenet.cli.common import positive_int
+
 
 def register(sub) -> None:
     from edgenet.cli.deploy import add_ssh_options
@@ -19,6 +21,8 @@ def register(sub) -> None:
     p.add_argument("action", choices=("run", "eval", "profile", "logs"), metavar="ACTION")
     p.add_argument("rest", nargs=argparse.REMAINDER, metavar="ARGS", help="options for `edgenet ACTION` on the board")
     p.add_argument("--results", default="results", metavar="DIR", help="where profile results land (default results/)")
+    p.add_argument("--local-port", type=positive_int, metavar="PORT",
+                   help="with `run --serve PORT`: the port on this machine the live view is forwarded to (default: PORT)")
     add_ssh_options(p)
     p.set_defaults(handler=handle)
 
@@ -30,7 +34,7 @@ def handle(args: argparse.Namespace) -> int:
     hosts = [h for h in args.host.split(",") if h.strip()]
     report = remote_hosts(hosts, args.action, list(args.rest), hosts_file=args.hosts_file,
                           settings=ssh_settings(args), parallel=args.parallel, results_dir=args.results,
-                          base_dir=args.base_dir)
+                          base_dir=args.base_dir, local_port=args.local_port)
     if args.action == "profile":
         for o in report.outcomes:
             if o.ok and o.value.choice:
