@@ -132,8 +132,6 @@ def profile_hosts(hosts: list[str], *, models_dir: str | None, model_cache: str 
         if not a.is_file():
             raise DeployError(f"accuracy file {a} not found")
     names = gather_hosts(hosts, hosts_file)
-    if action == "run" and len(names) > 1 and ops.serve_port(args) is not None:
-        raise DeployError("remote run --serve forwards one port: give one host (open several terminals for several)")
 
     def task(remote):
         return ops.profile_on_board(remote, models, profile_args, Path(results_dir), base_dir, accuracy=acc,
