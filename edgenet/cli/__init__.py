@@ -24,6 +24,8 @@ VERBS = (
     "build",
     "train",
     "demo",
+    "deploy",
+    "remote",
 )
 
 

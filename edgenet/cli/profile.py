@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from edgenet.cli.common import non_negative_float, positive_float, positive_int
+from edgenet.cli.deploy import add_host_options
 from edgenet.runtime import RUNTIME_CHOICES
 
 # Exit code when a target was given and nothing reaches it: the profile itself succeeded (reports
@@ -94,10 +95,15 @@ def register(sub) -> None:
     o.add_argument("--out", metavar="DIR", help="write DIR/profile.json and DIR/profile.csv (and DIR/pareto.png with --plot)")
     o.add_argument("--plot", nargs="?", const="", default=None, metavar="PNG",
                    help="write the accuracy-vs-FPS plot (default name DIR/pareto.png with --out, else pareto.png)")
+    add_host_options(p)
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
+    if args.host:  # on boards over ssh: deploy/ does the work
+        from edgenet.cli.deploy import handle_profile_host
+
+        return handle_profile_host(args)
     from edgenet.profiler import MeasureOptions, ProfileConfig, profile
     from edgenet.profiler.export import to_json, write_outputs
     from edgenet.profiler.table import print_profile

@@ -1,0 +1,91 @@
+"""Workstation-side artefacts a deploy pushes: edgenet's wheel and, for --offline, a wheelhouse of
+the device dependencies built for the board's platform (CPU architecture, Python, glibc)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from deploy.errors import DeployError
+from deploy.preflight import Preflight
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_lock = threading.Lock()
+_wheels: dict[str, Path] = {}
+
+
+def default_cache() -> Path:
+    return Path(os.environ.get("EDGENET_CACHE", os.path.expanduser("~/.cache/edgenet")))
+
+
+def _pip(args: list[str], what: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
+        raise DeployError(f"{what} failed on the workstation: {tail}")
+
+
+def build_wheel(out_dir: str | os.PathLike | None = None) -> Path:
+    """``pip wheel --no-deps .`` of this checkout, once per process (fleets share it)."""
+    if not (PROJECT_ROOT / "pyproject.toml").is_file():
+        raise DeployError(f"cannot build edgenet's wheel: no pyproject.toml in {PROJECT_ROOT} "
+                          "(deploy from a source checkout)")
+    out = Path(out_dir) if out_dir else default_cache() / "wheel"
+    with _lock:
+        if str(out) in _wheels and _wheels[str(out)].exists():
+            return _wheels[str(out)]
+        out.mkdir(parents=True, exist_ok=True)
+        for old in out.glob("edgenet-*.whl"):
+            old.unlink()
+        args = ["wheel", "--no-deps", "-q", "-w", str(out), str(PROJECT_ROOT)]
+        try:
+            # Without isolation first: no index round-trip when this environment's setuptools is new enough.
+            _pip(args[:3] + ["--no-build-isolation"] + args[3:], "building edgenet's wheel")
+        except DeployError:
+            _pip(args, "building edgenet's wheel")
+        wheels = sorted(out.glob("edgenet-*.whl"))
+        if not wheels:
+            raise DeployError(f"pip wheel wrote no edgenet wheel into {out}")
+        _wheels[str(out)] = wheels[-1]
+        return wheels[-1]
+
+
+def platform_tags(pre: Preflight) -> list[str]:
+    """pip --platform tags a board accepts: manylinux_2_17 .. its glibc, the legacy aliases, linux_<arch>."""
+    machine = pre.machine
+    glibc = pre.glibc or "2.17"
+    try:
+        major, minor = (int(x) for x in glibc.split(".")[:2])
+    except ValueError:
+        major, minor = 2, 17
+    tags = [f"manylinux_{major}_{m}_{machine}" for m in range(17, minor + 1)] if major == 2 else []
+    if machine in ("x86_64", "aarch64"):
+        tags.append(f"manylinux2014_{machine}")
+    if machine == "armv7l":
+        tags.append("manylinux2014_armv7l")
+    tags.append(f"linux_{machine}")
+    return tags
+
+
+def wheelhouse_key(pre: Preflight) -> str:
+    return f"cp{pre.python_version[0]}{pre.python_version[1]}-{pre.machine}-glibc{pre.glibc or 'unknown'}"
+
+
+def build_wheelhouse(pre: Preflight, out_dir: str | os.PathLike | None = None) -> Path:
+    """Download binary wheels of the board's dependencies for its platform (pip's cache makes repeats cheap)."""
+    out = Path(out_dir) if out_dir else default_cache() / "wheelhouse" / wheelhouse_key(pre)
+    out.mkdir(parents=True, exist_ok=True)
+    major, minor = pre.python_version[:2]
+    args = ["download", "-q", "--only-binary=:all:", "-d", str(out), "--python-version", f"{major}.{minor}",
+            "--implementation", "cp", "--abi", f"cp{major}{minor}"]
+    for tag in platform_tags(pre):
+        args += ["--platform", tag]
+    if pre.machine in ("armv7l", "armv6l"):
+        # PyPI has no 32-bit ARM wheels of OpenCV or tflite-runtime; piwheels builds them for Raspberry Pi OS.
+        args += ["--extra-index-url", "https://www.piwheels.org/simple"]
+    with _lock:
+        _pip(args + pre.requirements(), f"downloading the {wheelhouse_key(pre)} wheelhouse")
+    return out

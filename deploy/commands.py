@@ -1,0 +1,140 @@
+"""The entry points the CLI verbs call: one function per verb (deploy, rollback, remote, profile --host)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Callable
+
+from deploy.build import build_wheel, build_wheelhouse, wheelhouse_key
+from deploy.errors import DeployError, PreflightError
+from deploy.fleet import FleetReport, SshSettings, run_on_hosts, status
+from deploy.hosts import gather_hosts
+from deploy.preflight import Preflight
+from deploy.release import DEFAULT_BASE, DeployConfig, deploy_release, rollback
+from deploy.service import ServiceConfig, install_service
+
+REMOTE_ACTIONS = ("run", "eval", "profile", "logs")
+
+
+class _WheelhouseCache:
+    """One wheelhouse per board platform, built once even when a fleet deploys in parallel."""
+
+    def __init__(self, prebuilt: Path | None = None):
+        self.prebuilt, self._lock, self._done = prebuilt, threading.Lock(), {}
+
+    def __call__(self, pre: Preflight) -> Path:
+        if self.prebuilt is not None:
+            return self.prebuilt
+        key = wheelhouse_key(pre)
+        with self._lock:
+            if key not in self._done:
+                self._done[key] = build_wheelhouse(pre)
+            return self._done[key]
+
+
+def deploy_hosts(hosts: list[str], *, hosts_file: str | None = None, config: DeployConfig | None = None,
+                 settings: SshSettings = SshSettings(), parallel: int = 4, service: ServiceConfig | None = None,
+                 do_rollback: bool = False, wheelhouse: Path | None = None,
+                 on_status: Callable[[str], None] = status,
+                 on_step: Callable[[str], None] = lambda s: None) -> FleetReport:
+    """`edgenet deploy`: a new release on every host (or --rollback), in parallel."""
+    names = gather_hosts(hosts, hosts_file)
+    if do_rollback:
+        def task(remote):
+            base = config.base_dir if config else DEFAULT_BASE
+            old, new = rollback(remote, base)
+            on_status(f"[{remote.spec.alias}] current: {old} -> {new}")
+            return new
+        return run_on_hosts(names, task, settings, parallel=parallel, on_status=on_status)
+    if config is None:
+        raise DeployError("edgenet deploy needs --model M (or --rollback)")
+    wheel = build_wheel()
+    on_status(f"built {wheel.name}")
+    houses = _WheelhouseCache(wheelhouse)
+
+    def service_possible(pre: Preflight) -> None:
+        # Checked before anything changes on the board: a half-done --service deploy helps nobody.
+        if service is not None and not (pre.systemd and pre.sudo):
+            missing = "systemd (systemctl)" if not pre.systemd else "passwordless sudo for " + pre.user
+            raise PreflightError(f"--service needs {missing} on the board; deploy without --service, or allow "
+                                 f"it (e.g. `echo '{pre.user} ALL=(ALL) NOPASSWD: ALL' | sudo tee /etc/sudoers.d/010_{pre.user}`)")
+
+    def task(remote):
+        result = deploy_release(remote, config, wheel=wheel, wheelhouse=houses if config.offline else None,
+                                log=on_status, on_step=on_step, after_preflight=service_possible)
+        if service is not None:
+            base = result.preflight.target
+            result.service = install_service(remote, release=result.release, base=base, user=result.preflight.user,
+                                             model_name=config.model.name,
+                                             labels_name=config.labels.name if config.labels else None, service=service)
+            on_status(f"[{remote.spec.alias}] service edgenet.service installed and restarted")
+        return result
+
+    return run_on_hosts(names, task, settings, parallel=parallel, on_status=on_status)
+
+
+def remote_hosts(hosts: list[str], action: str, args: list[str], *, hosts_file: str | None = None,
+                 settings: SshSettings = SshSettings(), parallel: int = 4, results_dir: str = "results",
+                 base_dir: str = DEFAULT_BASE, on_status: Callable[[str], None] = status,
+                 local_port: int | None = None) -> FleetReport:
+    """`edgenet remote HOST ACTION ARGS`: run/eval/profile/logs on each host with the current release."""
+    from deploy import remote as ops
+
+    if action not in REMOTE_ACTIONS:
+        raise DeployError(f"unknown remote action {action!r}: use one of {', '.join(REMOTE_ACTIONS)}")
+    names = gather_hosts(hosts, hosts_file)
+    if action == "run" and len(names) > 1 and ops.serve_port(args) is not None:
+        raise DeployError("remote run --serve forwards one port: give one host (open several terminals for several)")
+
+    def task(remote):
+        if action == "profile":
+            rp = ops.profile_remote(remote, args, Path(results_dir), base_dir, stream=len(names) == 1)
+            on_status(f"[{remote.spec.alias}] results: " + ", ".join(str(f) for f in rp.files))
+            return rp
+        if action == "logs":
+            code = ops.follow_logs(remote, follow="--no-follow" not in args)
+        else:
+            code = ops.run_verb(remote, action, args, base_dir, log=on_status, local_port=local_port)
+        if code != 0:
+            raise DeployError(f"edgenet {action} exited with {code} on the board")
+        return code
+
+    return run_on_hosts(names, task, settings, parallel=parallel, on_status=on_status)
+
+
+def _grid_models(model_cache: str | None, log: Callable[[str], None]) -> list[Path]:
+    from edgenet.profiler.build import build_missing, default_cache_dir, grid_model_path
+    from edgenet.variants import standard_variants
+
+    folder = Path(model_cache) if model_cache else default_cache_dir()
+    variants = standard_variants()
+    build_missing(folder, variants, log=log)  # raises ModelError with the how-to when TensorFlow is absent
+    return [grid_model_path(folder, v) for v in variants]
+
+
+def profile_hosts(hosts: list[str], *, models_dir: str | None, model_cache: str | None, profile_args: list[str],
+                  accuracy: tuple[str, ...] = (), hosts_file: str | None = None, settings: SshSettings = SshSettings(), parallel: int = 4,
+                  results_dir: str = "results", base_dir: str = DEFAULT_BASE,
+                  on_status: Callable[[str], None] = status) -> FleetReport:
+    """`edgenet profile --host H`: models from --models DIR (or the built grid) pushed, profiled on the board,
+    results copied back to results/<host>/; the outcome values carry each host's choice."""
+    from deploy import remote as ops
+
+    if models_dir:
+        models = sorted(Path(models_dir).glob("*.tflite"))
+        if not models:
+            raise DeployError(f"no .tflite files in {models_dir}")
+    else:
+        models = _grid_models(model_cache, on_status)
+    acc = tuple(Path(a) for a in accuracy)
+    for a in acc:
+        if not a.is_file():
+            raise DeployError(f"accuracy file {a} not found")
+    names = gather_hosts(hosts, hosts_file)
+
+    def task(remote):
+        return ops.profile_on_board(remote, models, profile_args, Path(results_dir), base_dir, accuracy=acc,
+                                    stream=False)
+
+    return run_on_hosts(names, task, settings, parallel=parallel, on_status=on_status)

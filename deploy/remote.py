@@ -1,0 +1,137 @@
+"""Work on a deployed board: run/eval/profile with the current release's venv, logs of the service,
+and the whole remote profiling workflow (push models, profile, copy back, pick)."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from deploy.errors import DeployError, RemoteCommandError
+from deploy.release import DEFAULT_BASE, current_release, remote_base, utc_stamp
+from deploy.service import logs_command
+
+q = shlex.quote
+PROFILE_FILES = ("profile.json", "profile.csv", "pareto.png")
+EXIT_NO_PICK = 1  # edgenet profile: profiled fine, nothing reached the target
+
+
+def _has(args: list[str], *options: str) -> bool:
+    return any(a == o or a.startswith(o + "=") for a in args for o in options)
+
+
+def edgenet_command(release: str, verb: str, args: list[str]) -> str:
+    return " ".join([q(f"{release}/venv/bin/edgenet"), q(verb), *map(q, args)])
+
+
+def serve_port(args: list[str]) -> int | None:
+    """The board port of `run --serve [HOST:]PORT` in ``args``, or None without --serve."""
+    from edgenet.serve.cli import DEFAULT_PORT
+    from edgenet.serve.server import parse_bind
+
+    for i, arg in enumerate(args):
+        if arg == "--serve":
+            nxt = args[i + 1] if i + 1 < len(args) else ""
+            value = nxt if nxt and not nxt.startswith("-") else str(DEFAULT_PORT)
+        elif arg.startswith("--serve="):
+            value = arg.split("=", 1)[1]
+        else:
+            continue
+        port = parse_bind(value)[1]
+        if port == 0:
+            raise DeployError("remote run --serve needs a fixed port (not 0) so it can be forwarded over ssh")
+        return port
+    return None
+
+
+def run_verb(remote, verb: str, args: list[str], base_dir: str = DEFAULT_BASE,
+             log: Callable[[str], None] = print, local_port: int | None = None) -> int:
+    """`edgenet run|eval ARGS` on the board with output streamed back; --model defaults to the deployed one.
+
+    With `run --serve PORT`, the board's live view is forwarded over the same ssh connection to the
+    same port on this workstation's loopback (or ``local_port``), for as long as the run lasts.
+    """
+    port = serve_port(args) if verb == "run" else None
+    release, meta = current_release(remote, base_dir)
+    args = list(args)
+    if not _has(args, "--model"):
+        args = ["--model", f"{release}/model/{meta['model']}"] + args
+        if meta.get("labels") and not _has(args, "--labels"):
+            args = args[:2] + ["--labels", f"{release}/model/{meta['labels']}"] + args[2:]
+    command = edgenet_command(release, verb, args)
+    if port is None:
+        return remote.run(command, check=False, stream=True).exited
+    local = local_port or port
+    with remote.forward(local, port):
+        log(f"edgenet: live view of {remote.spec.alias} at http://127.0.0.1:{local}/ (forwarded over ssh; "
+            "add the ?token=... the board prints if it serves beyond its loopback)")
+        return remote.run(command, check=False, stream=True).exited
+
+
+def follow_logs(remote, lines: int = 50, follow: bool = True) -> int:
+    return remote.run(logs_command(lines, follow), check=False, stream=True).exited
+
+
+@dataclass
+class RemoteProfile:
+    host: str
+    exit_code: int
+    files: list[Path]
+    choice: dict | None
+
+
+def profile_remote(remote, args: list[str], results_dir: Path, base_dir: str = DEFAULT_BASE,
+                   *, stream: bool = True) -> RemoteProfile:
+    """`edgenet profile ARGS --out <board dir>` in the current release, results copied to results_dir/<host>/."""
+    if _has(args, "--out", "--csv", "--json-file"):
+        raise DeployError("remote profile writes its own --out folder and copies it back: drop --out/--csv/--json-file")
+    release, meta = current_release(remote, base_dir)
+    base = remote_base(remote, base_dir)
+    args = list(args)
+    if not _has(args, "--models", "--grid"):
+        args = ["--models", f"{release}/model"] + args
+    out = f"{base}/results/{utc_stamp()}"
+    remote.run(f"mkdir -p {q(out)}", what="creating the results folder")
+    r = remote.run(edgenet_command(release, "profile", args + ["--out", out]), check=False, stream=stream,
+                   what="edgenet profile")
+    if r.exited not in (0, EXIT_NO_PICK):
+        tail = "" if stream else " | ".join((r.stderr or r.stdout).strip().splitlines()[-2:])
+        raise RemoteCommandError(f"{remote.spec.alias}: edgenet profile failed (exit {r.exited}){': ' + tail if tail else ''}")
+    local = Path(results_dir) / remote.spec.folder_name
+    local.mkdir(parents=True, exist_ok=True)
+    present = set(remote.sftp.listdir(out))
+    files = []
+    for name in PROFILE_FILES:
+        if name in present:
+            remote.get(posixpath.join(out, name), local / name)
+            files.append(local / name)
+    if "profile.json" not in present:
+        raise RemoteCommandError(f"{remote.spec.alias}: edgenet profile wrote no profile.json in {out}")
+    choice = json.loads((local / "profile.json").read_text()).get("choice")
+    return RemoteProfile(remote.spec.alias, r.exited, files, choice)
+
+
+def push_models(remote, models: list[Path], base_dir: str = DEFAULT_BASE) -> str:
+    """Upload .tflite models into a fresh <base>/models/<stamp>/ folder; returns it."""
+    if not models:
+        raise DeployError("no .tflite models to push")
+    folder = f"{remote_base(remote, base_dir)}/models/{utc_stamp()}"
+    remote.run(f"mkdir -p {q(folder)}", what="creating the models folder")
+    for m in models:
+        remote.put(m, f"{folder}/{m.name}")
+    return folder
+
+
+def profile_on_board(remote, models: list[Path], profile_args: list[str], results_dir: Path,
+                     base_dir: str = DEFAULT_BASE, *, accuracy: tuple[Path, ...] = (), stream: bool = True) -> RemoteProfile:
+    """The `edgenet profile --host` workflow on one connected board; --accuracy files travel beside the models."""
+    folder = push_models(remote, models, base_dir)
+    extra = []
+    for i, acc in enumerate(accuracy):
+        target = f"{folder}/.accuracy-{i}.json"  # dot name: not a model, and no user text in the path
+        remote.put(acc, target)
+        extra += ["--accuracy", target]
+    return profile_remote(remote, ["--models", folder] + extra + list(profile_args), results_dir, base_dir, stream=stream)

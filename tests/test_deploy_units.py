@@ -1,0 +1,294 @@
+"""Deploy pieces without ssh: the systemd unit and its commands (fake runner), smoke-test parsing,
+the atomic switch through a real sh, fleets with fake tasks, profile --host option forwarding."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shlex
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+from deploy.connect import Result
+from tests.conftest import ROOT
+from deploy.errors import DeployError
+from deploy.hosts import HostSpec
+from deploy.release import list_releases, parse_smoke, rollback, smoke_command, switch_command
+from deploy.service import ServiceConfig, install_commands, install_service, logs_command, systemd_quote, unit_text
+
+
+@dataclass
+class FakeRemote:
+    """Mimics deploy.connect.Remote: records commands; ``replies`` maps a command prefix to a Result."""
+
+    replies: dict = field(default_factory=dict)
+    commands: list = field(default_factory=list)
+    files: dict = field(default_factory=dict)
+    spec: HostSpec = HostSpec(alias="pi@board", hostname="board", user="pi")
+
+    def run(self, command, *, check=True, stream=False, timeout=None, what=None):
+        self.commands.append(command)
+        for prefix, result in self.replies.items():
+            if command.startswith(prefix):
+                return result
+        return Result("", "", 0)
+
+    @property
+    def sftp(self):
+        remote = self
+
+        class _File(io.StringIO):
+            def __init__(self, path):
+                super().__init__()
+                self.path = path
+
+            def close(self):
+                remote.files[self.path] = self.getvalue()
+                super().close()
+
+        class _Sftp:
+            def open(self, path, mode="r"):
+                return _File(path)
+
+        return _Sftp()
+
+
+def test_unit_text_runs_current_release_as_ssh_user():
+    text = unit_text(user="pi", base="/home/pi/edgenet", model_name="mobilenet_v1_050_160_int8.tflite",
+                     labels_name="labels.txt", service=ServiceConfig(source="csi://0", run_args=("--headless", "--top-k", "3")))
+    lines = text.splitlines()
+    assert "User=pi" in lines and "Restart=on-failure" in lines and "WantedBy=multi-user.target" in lines
+    assert ('ExecStart="/home/pi/edgenet/current/venv/bin/edgenet" "run" "--model" '
+            '"/home/pi/edgenet/current/model/mobilenet_v1_050_160_int8.tflite" "--labels" '
+            '"/home/pi/edgenet/current/model/labels.txt" "--source" "csi://0" "--headless" "--top-k" "3"') in lines
+    assert not any(l.startswith("User=root") for l in lines)
+
+
+def test_systemd_quoting_of_hostile_names():
+    assert systemd_quote('a "b" $(id) 50%\\x') == '"a \\"b\\" $$(id) 50%%\\\\x"'
+    with pytest.raises(DeployError, match="newline"):
+        systemd_quote("a\nb")
+    with pytest.raises(DeployError, match="--service needs --source"):
+        ServiceConfig(source="")
+
+
+def test_install_service_issues_exact_commands():
+    fake = FakeRemote()
+    cmds = install_service(fake, release="/home/pi/edgenet/releases/20260101T000000.000Z", base="/home/pi/edgenet",
+                           user="pi", model_name="m.tflite", labels_name=None, service=ServiceConfig(source="v4l2://0"))
+    unit = "/home/pi/edgenet/releases/20260101T000000.000Z/edgenet.service"
+    assert fake.commands == cmds == [
+        f"sudo -n install -m 0644 {unit} /etc/systemd/system/edgenet.service",
+        "sudo -n systemctl daemon-reload",
+        "sudo -n systemctl enable edgenet.service",
+        "sudo -n systemctl restart edgenet.service",
+    ]
+    assert "User=pi" in fake.files[unit] and '"--source" "v4l2://0" "--headless"' in fake.files[unit]
+
+
+def test_install_service_without_passwordless_sudo_is_a_clear_error():
+    fake = FakeRemote(replies={"sudo -n install": Result("", "sudo: a password is required", 1)})
+    with pytest.raises(DeployError, match="needs passwordless sudo"):
+        install_service(fake, release="/r", base="/b", user="pi", model_name="m.tflite", labels_name=None,
+                        service=ServiceConfig(source="csi://0"))
+    assert len(fake.commands) == 1  # stopped at the first failure
+
+
+def test_logs_command_follows_the_unit():
+    assert logs_command() == "journalctl -u edgenet.service -n 50 --no-pager -f"
+    assert logs_command(10, follow=False) == "journalctl -u edgenet.service -n 10 --no-pager"
+
+
+def test_parse_smoke():
+    out = ('INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n'
+           '{"frame": 0, "top": [{"index": 3, "label": "cat", "score": 0.9}], "infer_ms": 1.5}\n'
+           '{"frame": 1, "top": [{"index": 3, "label": "cat", "score": 0.8}], "infer_ms": 1.2}\n2 frames in ...\n')
+    assert parse_smoke(out) == {"frames": 2, "top1": "cat", "score": 0.8, "infer_ms": 1.2}
+    with pytest.raises(DeployError, match="printed 1 result line"):
+        parse_smoke(out.splitlines()[1])
+
+
+def test_smoke_command_quotes_everything():
+    cmd = smoke_command("/h/edgenet/releases/x/venv", "/h/edgenet/releases/x/model/m; rm -rf $(id).tflite")
+    argv = shlex.split(cmd)
+    assert argv == ["/h/edgenet/releases/x/venv/bin/edgenet", "run", "--model",
+                    "/h/edgenet/releases/x/model/m; rm -rf $(id).tflite", "--source", "pattern://?frames=2",
+                    "--max-frames", "2", "--json", "--threads", "1"]
+
+
+def test_switch_is_atomic_rename_of_a_symlink(tmp_path):
+    base = tmp_path / "edge net; $(touch pwned)"
+    for name in ("20260101T000000.000Z", "20260102T000000.000Z"):
+        (base / "releases" / name).mkdir(parents=True)
+    subprocess.run(["sh", "-c", switch_command(str(base), "releases/20260101T000000.000Z", "s1")], check=True, cwd=tmp_path)
+    assert os.readlink(base / "current") == "releases/20260101T000000.000Z"
+    subprocess.run(["sh", "-c", switch_command(str(base), "releases/20260102T000000.000Z", "s2")], check=True, cwd=tmp_path)
+    assert os.readlink(base / "current") == "releases/20260102T000000.000Z"
+    assert sorted(os.listdir(base)) == ["current", "releases"]  # no temp link left behind
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_rollback_picks_newest_complete_older_release():
+    listing = "20260101T000000.000Z\n20260102T000000.000Z\n20260104T000000.000Z\ncurrent=releases/20260104T000000.000Z\n"
+    fake = FakeRemote(replies={'printf %s "$HOME"': Result("/home/pi", "", 0), "cd ": Result(listing, "", 0)})
+    assert rollback(fake) == ("20260104T000000.000Z", "20260102T000000.000Z")
+    assert fake.commands[-1].startswith("ln -sfn releases/20260102T000000.000Z /home/pi/edgenet/.current-")
+    assert fake.commands[-1].endswith("mv -T /home/pi/edgenet/.current-" + fake.commands[-1].split(".current-")[1].split()[0]
+                                      + " /home/pi/edgenet/current")
+    fake = FakeRemote(replies={'printf %s "$HOME"': Result("/home/pi", "", 0), "cd ": Result("20260101T000000.000Z\ncurrent=releases/20260101T000000.000Z\n", "", 0)})
+    with pytest.raises(DeployError, match="no release older than 20260101T000000.000Z"):
+        rollback(fake)
+
+
+def test_list_releases_script_skips_incomplete_releases(tmp_path):
+    """The listing command itself, through a real sh on a local tree."""
+    base = tmp_path / "edgenet"
+    for name, complete in (("20260101T000000.000Z", True), ("20260102T000000.000Z", False), ("20260103T000000.000Z", True)):
+        (base / "releases" / name).mkdir(parents=True)
+        if complete:
+            (base / "releases" / name / "release.json").write_text("{}")
+    os.symlink("releases/20260103T000000.000Z", base / "current")
+
+    class Local(FakeRemote):
+        def run(self, command, **kw):
+            p = subprocess.run(["sh", "-c", command], capture_output=True, text=True)
+            return Result(p.stdout, p.stderr, p.returncode)
+
+    assert list_releases(Local(), str(base)) == (["20260101T000000.000Z", "20260103T000000.000Z"], "20260103T000000.000Z")
+
+
+def test_fleet_one_failure_does_not_stop_others_and_parallelism_is_bounded(monkeypatch):
+    from deploy import fleet
+
+    active, peak, lock = [0], [0], threading.Lock()
+
+    class FakeConn:
+        def __init__(self, spec):
+            self.spec = spec
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            pass
+
+    def fake_connect(spec, options):
+        if spec.port == 2:
+            raise DeployError(f"cannot reach {spec.hostname}:{spec.port}: connection refused")
+        return FakeConn(spec)
+
+    def task(remote):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.05)
+        with lock:
+            active[0] -= 1
+        if remote.spec.port == 3:
+            raise RuntimeError("disk exploded")
+        return remote.spec.port
+
+    monkeypatch.setattr(fleet, "connect", fake_connect)
+    lines = []
+    hosts = ["pi@a:1", "pi@b:2", "pi@c:3", "pi@d:4", "pi@e:5"]
+    report = fleet.run_on_hosts(hosts, task, fleet.SshSettings(ssh_config="/nonexistent"), parallel=2, on_status=lines.append)
+    assert [o.ok for o in report.outcomes] == [True, False, False, True, True]
+    assert [o.value for o in report.outcomes if o.ok] == [1, 4, 5]
+    assert peak[0] == 2
+    assert report.summary_lines() == ["3 of 5 host(s) succeeded",
+                                      "  FAILED pi@b:2: cannot reach b:2: connection refused",
+                                      "  FAILED pi@c:3: RuntimeError: disk exploded"]
+    assert "[pi@c:3] FAILED: RuntimeError: disk exploded" in lines and "[pi@d:4] done" in lines
+
+
+def test_profile_host_forwards_board_options():
+    from edgenet.cli import build_parser
+    from edgenet.cli.deploy import profile_board_args
+
+    args = build_parser().parse_args(["profile", "--host", "pi@b", "--models", "m", "--target-fps", "30", "--margin", "0.1",
+                                      "--threads", "1,4", "--min-runs", "20", "--fast", "--no-xnnpack"])
+    assert args.handler.__module__ == "edgenet.cli.profile"
+    assert profile_board_args(args) == ["--target-fps", "30.0", "--margin", "0.1", "--min-runs", "20", "--min-time", "2.0",
+                                        "--warmup", "5", "--runtime", "auto", "--seeds", "3", "--e2e-frames", "200",
+                                        "--sample-interval", "1.0", "--sustained-candidates", "3",
+                                        "--threads", "1,4", "--fast", "--no-xnnpack"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["deploy", "pi@x"], "edgenet deploy needs --model M (or --rollback)"),
+    (["deploy", "--rollback", "--model", "m.tflite", "pi@x"], "--rollback takes only hosts"),
+    (["deploy", "--model", "/nonexistent.tflite", "pi@x"], "model /nonexistent.tflite not found"),
+    (["deploy", "--model", "tests/fixtures/mobilenet_v1_025_64_int8.tflite", "--service", "pi@x"], "--service needs --source"),
+    (["deploy", "--rollback"], "no host given"),
+    (["deploy", "--rollback", "pi@bad host"], "cannot read host 'pi@bad host'"),
+    (["deploy", "--rollback", "pi@no-such-board.invalid"], "unknown host name 'no-such-board.invalid'"),
+])
+def test_cli_errors_are_one_line(argv, message, tmp_path):
+    argv = argv[:1] + ["--ssh-config", str(tmp_path / "none"), "--known-hosts", str(tmp_path / "kh")] + argv[1:]
+    r = subprocess.run([sys.executable, "-m", "edgenet", *argv], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 2
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("edgenet: error: ") and message in last and "Traceback" not in r.stderr
+
+
+def test_profile_host_grid_uses_the_profilers_builder(monkeypatch, tmp_path):
+    """--grid with --host: the 16 standard variants from the workstation's model cache, built by
+    edgenet.profiler.build when missing, are what gets pushed (fleet and ssh faked here; the real
+    push/profile path is covered by the sshd tests)."""
+    from deploy import commands, fleet
+    from deploy import remote as ops
+    from edgenet.profiler import build as pbuild
+    from edgenet.variants import standard_variants
+
+    built = {}
+
+    def fake_build_missing(folder, variants, dtypes=("int8",), log=lambda m: None):
+        built["folder"], built["variants"] = folder, list(variants)
+        return []
+
+    pushed = {}
+
+    def fake_profile_on_board(remote, models, profile_args, results_dir, base_dir, *, accuracy=(), stream=True):
+        pushed["models"], pushed["args"] = models, profile_args
+        return "ok"
+
+    monkeypatch.setattr(pbuild, "build_missing", fake_build_missing)
+    monkeypatch.setattr(ops, "profile_on_board", fake_profile_on_board)
+    monkeypatch.setattr(fleet, "run_on_hosts", lambda names, task, settings, **kw: fleet.FleetReport(
+        [fleet.HostOutcome(n, True, task(FakeRemote())) for n in names]))
+    monkeypatch.setattr(commands, "run_on_hosts", fleet.run_on_hosts)
+    report = commands.profile_hosts(["pi@b"], models_dir=None, model_cache=str(tmp_path), profile_args=["--target-fps", "30"],
+                                    on_status=lambda m: None)
+    assert report.ok and report.outcomes[0].value == "ok"
+    assert str(built["folder"]) == str(tmp_path) and built["variants"] == list(standard_variants())
+    assert [p.name for p in pushed["models"]] == [pbuild.grid_model_path(tmp_path, v).name for v in standard_variants()]
+    assert len(pushed["models"]) == 16 and pushed["args"] == ["--target-fps", "30"]
+
+
+def test_prune_keeps_newest_and_current_and_leaves_incomplete(tmp_path):
+    from deploy.release import _prune
+
+    base = tmp_path / "edgenet"
+    names = ["20260101T000000.000Z", "20260102T000000.000Z", "20260103T000000.000Z", "20260104T000000.000Z"]
+    for name in names:
+        (base / "releases" / name).mkdir(parents=True)
+        (base / "releases" / name / "release.json").write_text("{}")
+    (base / "releases" / "20260105T000000.000Z").mkdir()  # an interrupted deploy: no release.json
+    os.symlink("releases/20260101T000000.000Z", base / "current")  # rolled back to the oldest
+
+    class Local(FakeRemote):
+        def run(self, command, **kw):
+            self.commands.append(command)
+            p = subprocess.run(["sh", "-c", command], capture_output=True, text=True)
+            return Result(p.stdout, p.stderr, p.returncode)
+
+    _prune(Local(), str(base), keep=2)
+    assert sorted(os.listdir(base / "releases")) == ["20260101T000000.000Z", "20260103T000000.000Z",
+                                                      "20260104T000000.000Z", "20260105T000000.000Z"]
