@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgenet.errors import EdgenetError, ModelError, UsageError
+from edgenet.errors import EdgenetError, UsageError
 from edgenet.variants import Variant
 
 ACTIVATIONS = ("relu6", "relu")

@@ -272,7 +272,3 @@ def calibrate_to_file(source_uri: str, resolution: int, output: str, count: int 
                                         seed=seed, progress=progress)
     save_calibration(data, output)
     return data
-
-
-def describe(data: CalibrationData) -> dict:
-    return {k: v for k, v in data.manifest.items() if k != "preprocessing"} | {"shape": list(data.samples.shape)}

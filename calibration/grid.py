@@ -13,7 +13,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -156,9 +156,3 @@ def build_grid(config: GridConfig, progress: Callable[[str, int, int], None] | N
     if progress:
         progress("done", len(variants), len(variants))
     return entries
-
-
-def grid_variants(names: Iterable[str]) -> tuple[Variant, ...]:
-    from edgenet.variants import parse_variant
-
-    return tuple(parse_variant(n) for n in names)

@@ -7,7 +7,7 @@ import pytest
 
 from edgenet.cost import mobilenet_v1_cost
 from edgenet.errors import EdgenetError
-from edgenet.variants import Variant, standard_variants
+from edgenet.variants import standard_variants
 
 pytestmark = pytest.mark.tensorflow
 keras = pytest.importorskip("keras")

@@ -18,7 +18,7 @@ import pytest
 from calibration.dataset import (
     FewSamplesWarning, build_representative_dataset, load_calibration, samples_sha256, save_calibration,
 )
-from edgenet.errors import DatasetError, SourceError
+from edgenet.errors import DatasetError
 from edgenet.preprocess import InputSpec, preprocess
 from edgenet.sources import FrameSource
 from tests.fakes import CameraWorld
