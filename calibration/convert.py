@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from edgenet.errors import UsageError
+from edgenet.outputs import check_output_path
 from edgenet.labels import read_labels_file
 from edgenet.preprocess import quantize
 from edgenet.variants import Variant
@@ -59,11 +60,7 @@ class BuildConfig:
             raise UsageError(f"--classes must be at least 2, got {self.classes}")
         if not 0.0 <= self.holdout < 1.0:
             raise UsageError(f"--holdout must be in [0, 1), got {self.holdout}")
-        if not self.output.endswith(".tflite"):
-            raise UsageError(f"-o must name a .tflite file, not {self.output!r}")
-        folder = os.path.dirname(os.path.abspath(self.output))
-        if not os.path.isdir(folder):
-            raise UsageError(f"cannot write {self.output}: folder {folder} does not exist")
+        check_output_path(self.output, (".tflite",))
 
     @property
     def variant(self) -> Variant:

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from edgenet.errors import DatasetError, UsageError
+from edgenet.outputs import check_output_path
 from edgenet.preprocess import DEFAULT_CROP, InputSpec, preprocess
 from edgenet.sources import IMAGE_EXTENSIONS
 from edgenet.variants import Variant
@@ -49,11 +50,7 @@ class TrainConfig:
         Variant(self.alpha, self.resolution)
         if not os.path.isdir(self.data):
             raise UsageError(f"--data {self.data} is not a folder (expected one sub-folder of images per class)")
-        if not self.output.endswith(".keras"):
-            raise UsageError(f"-o must name a .keras file, not {self.output!r}")
-        folder = os.path.dirname(os.path.abspath(self.output))
-        if not os.path.isdir(folder):
-            raise UsageError(f"cannot write {self.output}: folder {folder} does not exist")
+        check_output_path(self.output, (".keras",))
         if self.weights not in WEIGHT_CHOICES and not self.weights.endswith((".keras", ".h5")):
             raise UsageError(f"--weights must be auto, imagenet, random or a .keras/.h5 file, not {self.weights!r}")
         if self.epochs < 1 or self.batch_size < 1:

@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass, field
 
 import cv2
-import numpy as np
 
 from edgenet.errors import DatasetError
 from edgenet.labels import has_background, load_labels

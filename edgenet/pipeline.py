@@ -8,7 +8,6 @@ TFLite interpreter release the GIL, so the two threads really run on two cores.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import cv2
 
 from edgenet.capture import Backoff, Capture, EndOfStream, FrameTimeout
 from edgenet.errors import UsageError
+from edgenet.outputs import check_output_path
 from edgenet.labels import load_labels
 from edgenet.postprocess import TopK
 from edgenet.preprocess import DEFAULT_CROP, preprocess
@@ -63,9 +63,7 @@ class RunConfig:
         if self.top_k < 1:
             raise UsageError(f"--top-k must be at least 1, got {self.top_k}")
         if self.record is not None:
-            folder = os.path.dirname(os.path.abspath(self.record))
-            if not os.path.isdir(folder):
-                raise UsageError(f"cannot record to {self.record}: folder {folder} does not exist")
+            check_output_path(self.record, option="--record")
 
 
 @dataclass
@@ -124,7 +122,7 @@ def run_pipeline(
     """Run the loop until the source ends, a bound is hit, or the window is closed."""
     out = out or sys.stdout
     log = log or (lambda message: print(f"edgenet: {message}", file=sys.stderr, flush=True))
-    spec = parse_source(config.source)  # bad URIs fail before the model loads
+    parse_source(config.source)  # bad URIs fail before the model loads
     model = load_interpreter(config.model, runtime=config.runtime, threads=config.threads, xnnpack=config.xnnpack)
     labels = load_labels(config.labels, model.classes)
     post = TopK(labels, config.top_k, config.smoothing, config.threshold)

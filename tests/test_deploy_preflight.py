@@ -9,7 +9,7 @@ import pytest
 
 from deploy.build import platform_tags
 from deploy.errors import PreflightError
-from deploy.preflight import PREFLIGHT_SCRIPT, check, choose_interpreter, parse_preflight, preflight_command
+from deploy.preflight import check, choose_interpreter, parse_preflight, preflight_command
 
 from tests.conftest import FIXTURES
 

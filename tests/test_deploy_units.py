@@ -3,9 +3,7 @@ the atomic switch through a real sh, fleets with fake tasks, profile --host opti
 
 from __future__ import annotations
 
-import argparse
 import io
-import json
 import os
 import shlex
 import subprocess
@@ -21,7 +19,7 @@ from tests.conftest import ROOT
 from deploy.errors import DeployError
 from deploy.hosts import HostSpec
 from deploy.release import list_releases, parse_smoke, rollback, smoke_command, switch_command
-from deploy.service import ServiceConfig, install_commands, install_service, logs_command, systemd_quote, unit_text
+from deploy.service import ServiceConfig, install_service, logs_command, systemd_quote, unit_text
 
 
 @dataclass
