@@ -9,7 +9,11 @@ DEVICE_TREE_MODEL = "/proc/device-tree/model"
 CPUINFO = "/proc/cpuinfo"
 
 
-def _read(path: str) -> str | None:
+def read_text(path: str) -> str | None:
+    """A small kernel-exposed file (sysfs, procfs, device tree) as stripped text, or None if unreadable.
+
+    Device-tree strings end in NUL bytes, which are stripped too.
+    """
     try:
         with open(path, "rb") as f:
             return f.read().decode("utf-8", "replace").strip("\x00\n ")
@@ -19,7 +23,7 @@ def _read(path: str) -> str | None:
 
 def board_model(path: str = DEVICE_TREE_MODEL) -> str | None:
     """'Raspberry Pi 5 Model B Rev 1.0', 'NVIDIA Jetson Orin Nano ...', or None on a PC."""
-    return _read(path) or None
+    return read_text(path) or None
 
 
 def is_raspberry_pi(model: str | None = None) -> bool:
@@ -33,7 +37,7 @@ def is_jetson(model: str | None = None, tegra_release: str = "/etc/nv_tegra_rele
 
 
 def cpu_name(path: str = CPUINFO) -> str:
-    text = _read(path) or ""
+    text = read_text(path) or ""
     for key in ("model name", "Model", "Hardware", "cpu model"):
         for line in text.splitlines():
             if ":" in line and line.split(":")[0].strip() == key:

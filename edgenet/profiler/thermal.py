@@ -19,6 +19,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 
+from edgenet.board import read_text
+
 # vcgencmd get_throttled bit -> meaning (Raspberry Pi documentation, "vcgencmd get_throttled").
 THROTTLE_BITS = {
     0: "under-voltage detected",
@@ -115,14 +117,6 @@ class ThermalSample:
         }
 
 
-def _read(path: str) -> str | None:
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return None
-
-
 def _command(name: str) -> list[str] | None:
     found = shutil.which(name)
     # vcgencmd lives in /usr/bin on Pi OS but some images only have /opt/vc/bin.
@@ -161,10 +155,10 @@ class ThermalProbe:
     def temperatures(self) -> dict[str, float]:
         temps: dict[str, float] = {}
         for zone in sorted(glob.glob(self._path("/sys/class/thermal/thermal_zone*"))):
-            raw = _read(os.path.join(zone, "temp"))
+            raw = read_text(os.path.join(zone, "temp"))
             if raw is None or not re.fullmatch(r"-?\d+", raw):
                 continue
-            kind = _read(os.path.join(zone, "type")) or os.path.basename(zone)
+            kind = read_text(os.path.join(zone, "type")) or os.path.basename(zone)
             key = kind if kind not in temps else f"{kind}:{os.path.basename(zone)}"
             temps[key] = int(raw) / 1000.0
         return temps
@@ -177,26 +171,25 @@ class ThermalProbe:
                 found.append((int(m.group(1)), folder))
         return sorted(found)
 
-    def frequencies(self) -> dict[int, float]:
+    def _per_cpu_mhz(self, name: str) -> dict[int, float]:
+        """cpufreq's kHz file ``name`` of every CPU, in MHz."""
         freqs = {}
         for cpu, folder in self._cpus():
-            raw = _read(os.path.join(folder, "scaling_cur_freq"))
+            raw = read_text(os.path.join(folder, name))
             if raw and raw.isdigit():
                 freqs[cpu] = int(raw) / 1000.0
         return freqs
 
+    def frequencies(self) -> dict[int, float]:
+        return self._per_cpu_mhz("scaling_cur_freq")
+
     def max_frequencies(self) -> dict[int, float]:
-        freqs = {}
-        for cpu, folder in self._cpus():
-            raw = _read(os.path.join(folder, "cpuinfo_max_freq"))
-            if raw and raw.isdigit():
-                freqs[cpu] = int(raw) / 1000.0
-        return freqs
+        return self._per_cpu_mhz("cpuinfo_max_freq")
 
     def governors(self) -> dict[int, str]:
         out = {}
         for cpu, folder in self._cpus():
-            raw = _read(os.path.join(folder, "scaling_governor"))
+            raw = read_text(os.path.join(folder, "scaling_governor"))
             if raw:
                 out[cpu] = raw
         return out
