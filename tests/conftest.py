@@ -44,3 +44,19 @@ def tiny_model() -> Path:
 @pytest.fixture(scope="session")
 def tiny_labels() -> Path:
     return FIXTURES / "tiny_labels.txt"
+
+
+def modules_left_imported(code: str, roots: tuple[str, ...]) -> list[str]:
+    """Run ``code`` in a fresh interpreter at the repo root; the modules under ``roots`` it imported.
+
+    The device side's promise (never TensorFlow, never the workstation packages) is checked this way:
+    the test process itself has imported everything already.
+    """
+    import json
+    import subprocess
+    import sys
+
+    probe = f"\nimport sys as _s, json as _j\nprint(_j.dumps(sorted(m for m in _s.modules if m.split('.')[0] in {roots!r})))\n"
+    done = subprocess.run([sys.executable, "-c", code + probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
