@@ -23,7 +23,7 @@ import numpy as np
 from edgenet import __version__
 from edgenet.errors import DatasetError, UsageError
 from edgenet.preprocess import DEFAULT_CROP, PIXEL_MEAN, PIXEL_STD, InputSpec, preprocess
-from edgenet.sources import IMAGE_EXTENSIONS, FrameSource, open_source, parse_source
+from edgenet.sources import FrameSource, image_files, open_source, parse_source
 
 DEFAULT_COUNT = 300
 MIN_RECOMMENDED = 100
@@ -82,7 +82,7 @@ def image_folder_classes(path: str) -> list[str] | None:
     classes = []
     for name in sorted(os.listdir(path)):
         sub = os.path.join(path, name)
-        if os.path.isdir(sub) and any(os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS for f in os.listdir(sub)):
+        if os.path.isdir(sub) and image_files(sub):
             classes.append(name)
     return classes or None
 
@@ -173,9 +173,8 @@ def build_representative_dataset(
 def _from_image_folder(root, classes, count, collector, rng, progress) -> dict[str, int]:
     files = {}
     for c in classes:
-        folder = os.path.join(root, c)
-        names = sorted(f for f in os.listdir(folder) if os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS)
-        files[c] = [os.path.join(folder, names[i]) for i in rng.permutation(len(names))]
+        paths = image_files(os.path.join(root, c))
+        files[c] = [paths[i] for i in rng.permutation(len(paths))]
     taken = {c: 0 for c in classes}
     # Round-robin over classes: balanced until a class runs out, then the others fill in.
     while len(collector.samples) < count and any(files.values()):

@@ -23,7 +23,7 @@ import numpy as np
 from edgenet.errors import DatasetError, UsageError
 from edgenet.outputs import check_output_path
 from edgenet.preprocess import DEFAULT_CROP, InputSpec, preprocess
-from edgenet.sources import IMAGE_EXTENSIONS
+from edgenet.sources import image_files
 from edgenet.variants import Variant
 
 WEIGHT_CHOICES = ("auto", "imagenet", "random")
@@ -89,11 +89,8 @@ def load_image_folder(root: str, resolution: int, crop: float = DEFAULT_CROP) ->
     spec = InputSpec(resolution, resolution, 3, "float32")
     xs, ys, unreadable = [], [], 0
     for index, name in enumerate(classes):
-        folder = os.path.join(root, name)
-        for f in sorted(os.listdir(folder)):
-            if os.path.splitext(f)[1].lower() not in IMAGE_EXTENSIONS:
-                continue
-            img = cv2.imread(os.path.join(folder, f), cv2.IMREAD_COLOR)
+        for path in image_files(os.path.join(root, name)):
+            img = cv2.imread(path, cv2.IMREAD_COLOR)
             if img is None:
                 unreadable += 1
                 continue

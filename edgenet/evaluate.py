@@ -24,7 +24,7 @@ from edgenet.labels import has_background, load_labels
 from edgenet.postprocess import top_k
 from edgenet.preprocess import DEFAULT_CROP, preprocess
 from edgenet.runtime import environment, load_interpreter
-from edgenet.sources import IMAGE_EXTENSIONS
+from edgenet.sources import image_files
 
 
 @dataclass
@@ -79,10 +79,6 @@ def _label_lookup(labels: list[str]) -> dict[str, int]:
     return lookup
 
 
-def _is_image(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
-
-
 def list_samples(images: str, labels: list[str], ground_truth: str | None = None) -> list[tuple[str, int]]:
     """(image path, output index) pairs for a dataset folder."""
     if not os.path.isdir(images):
@@ -106,8 +102,7 @@ def list_samples(images: str, labels: list[str], ground_truth: str | None = None
         else:
             unknown.append(folder)
             continue
-        path = os.path.join(images, folder)
-        samples += [(os.path.join(path, f), index) for f in sorted(os.listdir(path)) if _is_image(f)]
+        samples += [(path, index) for path in image_files(os.path.join(images, folder))]
     if unknown:
         shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
         raise DatasetError(f"{len(unknown)} class folder(s) match no label in the labels file: {shown}")

@@ -37,6 +37,15 @@ PICAMERA2_HINT = (
 )
 
 
+def is_image_file(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def image_files(folder: str) -> list[str]:
+    """Paths of the image files directly in ``folder``, sorted by name."""
+    return [os.path.join(folder, f) for f in sorted(os.listdir(folder)) if is_image_file(f)]
+
+
 @dataclass(frozen=True)
 class SourceSpec:
     """A parsed source URI."""
@@ -212,12 +221,10 @@ class ImageFolderSource(FrameSource):
     def __init__(self, location: str):
         self.name = location
         if os.path.isdir(location):
-            paths = [os.path.join(location, f) for f in os.listdir(location)]
-        elif os.path.isfile(location):
-            paths = [location]
+            self.paths = image_files(location)
         else:
-            paths = globlib.glob(location, recursive=True)
-        self.paths = sorted(p for p in paths if os.path.splitext(p)[1].lower() in IMAGE_EXTENSIONS)
+            paths = [location] if os.path.isfile(location) else globlib.glob(location, recursive=True)
+            self.paths = sorted(p for p in paths if is_image_file(p))
         self.skipped: list[str] = []
         self.current: str | None = None
         self._next = 0
