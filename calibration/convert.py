@@ -175,12 +175,31 @@ def quantization_debug_table(model, samples: np.ndarray, per_channel: bool = Tru
     return table[:rows] if rows else table
 
 
-def agreement(float_scores: np.ndarray, quant_scores: np.ndarray) -> dict:
-    """Top-1 agreement and mean cosine between two (N, classes) score arrays."""
+def agreement(float_scores: np.ndarray, quant_scores: np.ndarray, labels: list[str] | None = None,
+              sample_ids: np.ndarray | None = None, listed: int = 10) -> dict:
+    """Top-1 agreement and mean cosine between two (N, classes) score arrays, and the samples where
+    the top-1 differs, least confident float first: with each, the float model's top two and the
+    quantized model's top-1, so a reader sees whether the flips are borderline inputs (float top-2
+    close) or real damage (a confident float answer lost)."""
     a, b = np.asarray(float_scores, np.float64), np.asarray(quant_scores, np.float64)
     cos = (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
-    return {"samples": int(len(a)), "top1_agreement": float((a.argmax(1) == b.argmax(1)).mean()),
-            "mean_cosine": float(cos.mean()), "min_cosine": float(cos.min())}
+    fa, qa = a.argmax(1), b.argmax(1)
+    differ = np.flatnonzero(fa != qa)
+    ids = np.arange(len(a)) if sample_ids is None else np.asarray(sample_ids)
+
+    def name(k: int) -> str:
+        return labels[k] if labels is not None and k < len(labels) else str(int(k))
+
+    rows = []
+    for i in differ[np.argsort(a[differ, fa[differ]])][:listed]:
+        second = int(np.argsort(-a[i])[1])
+        rows.append({"sample": int(ids[i]),
+                     "float": [name(fa[i]), round(float(a[i, fa[i]]), 4)],
+                     "float_second": [name(second), round(float(a[i, second]), 4)],
+                     "quantized": [name(qa[i]), round(float(b[i, qa[i]]), 4)]})
+    return {"samples": int(len(a)), "top1_agreement": float((fa == qa).mean()),
+            "mean_cosine": float(cos.mean()), "min_cosine": float(cos.min()),
+            "disagreements": int(len(differ)), "disagreeing": rows}
 
 
 def runtime_scores(model_path: str, samples: np.ndarray) -> np.ndarray:
@@ -266,7 +285,7 @@ def build_model(config: BuildConfig) -> BuildReport:
         if len(held_idx):
             held = calib.samples[held_idx]
             ref = model.predict(held, batch_size=1, verbose=0) if len(held) else None
-            report["quantization"] = agreement(ref, runtime_scores(str(out), held)) | {
+            report["quantization"] = agreement(ref, runtime_scores(str(out), held), labels, held_idx) | {
                 "compared": "Keras float model vs this .tflite in edgenet.runtime, softmax outputs, held-out calibration samples"}
         if config.debug and not config.float_model:
             report["debug_layers"] = quantization_debug_table(model, calib.samples[calib_idx][:64], config.per_channel)

@@ -28,6 +28,11 @@ from edgenet.variants import Variant
 
 WEIGHT_CHOICES = ("auto", "imagenet", "random")
 BN_MOMENTUM = 0.9
+# Adam's starting rate when none is given. From scratch, measured on the drawn classes (alpha 0.25,
+# 64 px, 70 images a class, 14 epochs): 2e-3 left training accuracy at 93 % (validation 90 %), 5e-3
+# reached 96-97 % (95 %). From pretrained weights the usual, gentler fine-tuning rate (not measured
+# here: no ImageNet weights offline).
+LEARNING_RATE = {"random": 5e-3, "pretrained": 1e-3}
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,7 @@ class TrainConfig:
     weights: str = "auto"  # auto: ImageNet when it can be had, else from scratch; or a .keras to continue
     epochs: int = 8
     batch_size: int = 32
-    learning_rate: float = 2e-3
+    learning_rate: float | None = None  # None: LEARNING_RATE for what training starts from
     validation_split: float = 0.2
     augment: bool = True
     crop: float = DEFAULT_CROP
@@ -57,7 +62,7 @@ class TrainConfig:
             raise UsageError("--epochs and --batch-size must be at least 1")
         if not 0.0 <= self.validation_split < 1.0:
             raise UsageError(f"--validation-split must be in [0, 1), got {self.validation_split}")
-        if self.learning_rate <= 0:
+        if self.learning_rate is not None and self.learning_rate <= 0:
             raise UsageError(f"--learning-rate must be positive, got {self.learning_rate}")
 
 
@@ -72,9 +77,11 @@ class TrainResult:
     history: dict = field(default_factory=dict)
     val_accuracy: float | None = None
     seconds: float = 0.0
+    learning_rate: float | None = None
 
     def as_dict(self) -> dict:
         return {"model": self.model, "labels": self.labels, "classes": self.classes, "started_from": self.weights,
+                "learning_rate": self.learning_rate,
                 "train_samples": self.train_samples, "val_samples": self.val_samples, "history": self.history,
                 "val_accuracy": self.val_accuracy, "seconds": round(self.seconds, 1)}
 
@@ -148,9 +155,10 @@ def train(config: TrainConfig, progress: Callable[[int, int, dict], None] | None
     keras.utils.set_random_seed(config.seed)
     model, started_from = _start_model(config, len(classes), log)
     steps = config.epochs * -(-len(tr) // config.batch_size)
+    rate = config.learning_rate or LEARNING_RATE["random" if started_from == "random" else "pretrained"]
     # Cosine decay to zero: the last epochs settle into confident, stable decisions, which is what
     # keeps int8 rounding from flipping the top-1 of borderline inputs.
-    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)
+    schedule = keras.optimizers.schedules.CosineDecay(rate, steps)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     aug = augmentation(config.seed) if config.augment else None
@@ -180,6 +188,6 @@ def train(config: TrainConfig, progress: Callable[[int, int, dict], None] | None
     lab = labels_path(out)
     lab.write_text("\n".join(classes) + "\n")
     result = TrainResult(str(out), str(lab), classes, started_from, len(tr), n_val, history, val_acc,
-                         time.perf_counter() - started)
+                         time.perf_counter() - started, rate)
     out.with_name(out.stem + ".train.json").write_text(json.dumps(result.as_dict(), indent=2) + "\n")
     return result

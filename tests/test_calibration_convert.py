@@ -1,6 +1,7 @@
 """int8 conversion, the build report and the build/train CLIs (TensorFlow tier).
 
-One small model is trained once per session (alpha 0.25, 64 px, drawn classes) and shared.
+One small model is trained once per session (alpha 0.25, 64 px, drawn classes, about a minute) and
+shared; it is calibrated on drawings it never saw, as a board's camera would give.
 """
 
 from __future__ import annotations
@@ -34,15 +35,18 @@ def trained(tmp_path_factory):
 
     import tensorflow as tf
 
-    # Reproducible training (seeded, and TensorFlow's op determinism), so the 99 % bound below tests
-    # the conversion, not the luck of one training run.
+    # Reproducible training (seeded, and TensorFlow's op determinism), so the 99 % bounds below test
+    # the conversion, not the luck of one training run. 250 drawings a class: with 70 the model never
+    # learns stripes from checkerboards (training accuracy stalls at ~95 %), scores those near 0.5,
+    # and int8 rounding flips them; agreement then measures the model's doubt, not the conversion.
     tf.config.experimental.enable_op_determinism()
     root = tmp_path_factory.mktemp("trained")
-    write_images(root / "images", LABELS, [70] * len(LABELS), seed=0)
+    write_images(root / "images", LABELS, [250] * len(LABELS), seed=0)
     result = train(TrainConfig(str(root / "images"), str(root / "tiny.keras"), alpha=0.25, resolution=64,
-                               epochs=14, augment=False, validation_split=0.15))
+                               epochs=12, augment=False, validation_split=0.15))
+    write_images(root / "calibration", LABELS, [40] * len(LABELS), seed=1)  # never seen in training
     calib = root / "calib64.npz"
-    save_calibration(build_representative_dataset(str(root / "images"), 64, 300), str(calib))
+    save_calibration(build_representative_dataset(str(root / "calibration"), 64, 400), str(calib))
     return root, Path(result.model), calib, result
 
 
@@ -50,15 +54,17 @@ def trained(tmp_path_factory):
 def int8_build(trained):
     root, keras_path, calib, _ = trained
     return build_model(BuildConfig(0.25, 64, str(root / "tiny_int8.tflite"), weights=str(keras_path),
-                                   calibration=str(calib), holdout=0.34, debug=True))
+                                   calibration=str(calib), holdout=0.5, debug=True))
 
 
 def test_training_learns_the_classes_with_usable_batchnorm_statistics(trained):
     _, keras_path, _, result = trained
     assert result.classes == sorted(LABELS) and result.weights == "random"  # 64 px: no ImageNet weights exist
-    assert result.val_accuracy is not None and result.val_accuracy >= 0.8  # inference mode, moving statistics
+    assert result.val_accuracy is not None and result.val_accuracy >= 0.97  # inference mode, moving statistics
+    assert result.learning_rate == 5e-3  # from scratch: the faster default
     assert Path(result.labels).read_text().split() == sorted(LABELS)
-    assert json.loads(keras_path.with_name("tiny.train.json").read_text())["val_samples"] == result.val_samples
+    summary = json.loads(keras_path.with_name("tiny.train.json").read_text())
+    assert summary["val_samples"] == result.val_samples == 375 and summary["learning_rate"] == 5e-3
 
 
 def test_int8_model_loads_in_the_device_runtime_with_int8_io(int8_build):
@@ -70,18 +76,19 @@ def test_int8_model_loads_in_the_device_runtime_with_int8_io(int8_build):
     assert Path(int8_build.labels).read_text().split() == sorted(LABELS)
     report = json.loads(Path(int8_build.report).read_text())
     assert report["precision"] == "int8" and report["io"] == "int8" and report["weights_quantization"] == "per-channel"
-    assert report["calibration"]["held_out"] == 102 and report["calibration"]["used_for_ranges"] == 198
+    assert report["calibration"]["held_out"] == 200 and report["calibration"]["used_for_ranges"] == 200
     assert report["runtime_check"]["input"]["dtype"] == "int8"
 
 
 def test_int8_agrees_with_float_on_held_out_calibration_samples(int8_build):
     q = int8_build.data["quantization"]
-    assert q["samples"] == 102
-    # The issue's goal is >= 99 % on a trained model; this toy model does not reach it. Trained
-    # reproducibly for 14 epochs it agrees on 97 of 102 held-out samples (95.1 %): every layer's int8
-    # error is at the rounding floor (--debug), and the misses are stripes/checker drawings the float
-    # model itself is unsure of. The bound is the measured value less one sample; docs/calibration.md.
-    assert q["top1_agreement"] >= 0.94 and q["mean_cosine"] > 0.98
+    assert q["samples"] == 200
+    # The issue's goal: >= 99 % top-1 agreement on a trained model (measured here: 100 %, mean cosine
+    # 0.9996). Held-out samples were not used for the ranges, and the model never trained on them.
+    assert q["top1_agreement"] >= 0.99 and q["mean_cosine"] > 0.995
+    assert q["disagreements"] == round((1 - q["top1_agreement"]) * 200) == len(q["disagreeing"])
+    for row in q["disagreeing"]:
+        assert row["float"][0] in LABELS and row["quantized"][0] != row["float"][0] and 0 <= row["sample"] < 400
 
 
 def test_int8_tracks_float_on_fresh_drawings(trained, int8_build):
@@ -90,16 +97,16 @@ def test_int8_tracks_float_on_fresh_drawings(trained, int8_build):
     _, keras_path, _, _ = trained
     rng = np.random.default_rng(99)
     spec = InputSpec(64, 64, 3, "float32")
-    truth = rng.integers(0, 10, 200)
+    truth = rng.integers(0, 10, 1000)
     xs = np.concatenate([preprocess(draw(sorted(LABELS)[t], rng), spec) for t in truth])
     ref = keras.models.load_model(keras_path).predict(xs, verbose=0)
     q = runtime_scores(int8_build.model, xs)
     agree = (ref.argmax(1) == q.argmax(1)).mean()
-    # Measured ~96 % here: the disagreements are borderline stripes/checker drawings the float model
-    # itself gives < 0.7 (its own errors are mostly those two classes).
-    assert agree >= 0.93, agree
+    # Measured 99.4-99.6 % over 1000 new drawings; the few flips are stripes/checker drawings the
+    # float model itself scores below 0.6.
+    assert agree >= 0.99, agree
     float_acc, int8_acc = (ref.argmax(1) == truth).mean(), (q.argmax(1) == truth).mean()
-    assert int8_acc >= 0.8 and int8_acc >= float_acc - 0.05, (float_acc, int8_acc)
+    assert float_acc >= 0.97 and int8_acc >= float_acc - 0.01, (float_acc, int8_acc)
 
 
 def test_debug_table_lists_layers_worst_first(int8_build):

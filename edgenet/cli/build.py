@@ -65,6 +65,9 @@ def handle(args: argparse.Namespace) -> int:
     if q:
         print(f"float vs {d['precision']} on {q['samples']} held-out samples: top-1 agreement {q['top1_agreement']:.1%}, "
               f"mean cosine {q['mean_cosine']:.4f}")
+        for row in q.get("disagreeing", [])[:5]:
+            (f, fs), (s2, ss), (qn, qs) = row["float"], row["float_second"], row["quantized"]
+            print(f"  sample {row['sample']}: float {f} {fs:.2f} (then {s2} {ss:.2f}), {d['precision']} {qn} {qs:.2f}")
     if d.get("debug_layers"):
         from rich.console import Console
         from rich.table import Table

@@ -23,7 +23,8 @@ def register(sub) -> None:
     p.add_argument("--weights", default="auto", help="auto (ImageNet if available, else scratch), imagenet, random, or a .keras to continue")
     p.add_argument("--epochs", type=positive_int, default=8)
     p.add_argument("--batch-size", type=positive_int, default=32)
-    p.add_argument("--learning-rate", type=positive_float, default=2e-3)
+    p.add_argument("--learning-rate", type=positive_float,
+                   help="Adam's starting rate, cosine-decayed to 0 (default 5e-3 from scratch, 1e-3 from pretrained weights)")
     p.add_argument("--validation-split", type=float, default=0.2)
     p.add_argument("--no-augment", dest="augment", action="store_false", help="no flips/shifts/zoom crops")
     p.add_argument("--max-seconds", type=positive_float, help="stop after the epoch that passes this time budget")
