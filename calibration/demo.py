@@ -26,11 +26,15 @@ class DemoConfig:
     workdir: str | None = None  # default: a fresh temporary folder
     alpha: float = 0.25
     resolution: int = 96
-    per_class: int = 80
-    test_per_class: int = 20
+    per_class: int = 200
+    test_per_class: int = 50
     epochs: int = 8
+    # Off: the drawings already vary in colour, period, orientation and noise, and within the demo's
+    # 8 epochs flips/shifts/zooms only slowed learning (measured at 96 px, 200 a class: float top-1
+    # 92.5 % with augmentation, 98 % without; int8 agreement 92.5 % vs 100 %).
+    augment: bool = False
     train_seconds: float = 120.0
-    calibration_count: int = 200
+    calibration_count: int = 300
     camera: int | None = None  # run the loop on this camera instead of the generated clip
     frames: int = 240  # loop frames (clip length, or camera frames)
     threads: int | None = None
@@ -67,7 +71,7 @@ class DemoResult:
 def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
     from calibration.convert import BuildConfig, build_model
     from calibration.dataset import calibrate_to_file
-    from calibration.synthetic import write_clip, write_image_folder
+    from calibration.synthetic import LABELS, write_clip, write_image_folder
     from calibration.train import TrainConfig, train
     from edgenet.evaluate import evaluate
     from edgenet.pipeline import RunConfig, run_pipeline
@@ -86,22 +90,24 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> DemoResu
     log(f"[1/6] drawing {config.per_class} training and {config.test_per_class} test pictures per class in {work}")
     write_image_folder(work / "train", config.per_class, seed=config.seed)
     write_image_folder(work / "test", config.test_per_class, seed=config.seed + 1000)
+    # Calibration pictures the model never trained on, as a board's camera would give them.
+    write_image_folder(work / "calibration", -(-config.calibration_count // len(LABELS)), seed=config.seed + 3000)
     step("draw")
 
     log(f"[2/6] training {variant.name} (at most {config.epochs} epochs / ~{config.train_seconds:.0f} s)")
     trained = train(
         TrainConfig(str(work / "train"), str(work / f"{variant.name}.keras"), alpha=config.alpha,
                     resolution=config.resolution, weights="auto", epochs=config.epochs,
-                    max_seconds=config.train_seconds, seed=config.seed),
+                    augment=config.augment, max_seconds=config.train_seconds, seed=config.seed),
         progress=lambda e, n, logs: log(f"      epoch {e}/{n}: accuracy {logs.get('accuracy', 0):.3f}, "
                                         f"validation {logs.get('val_accuracy', 0):.3f}"),
         log=lambda m: log(f"      {m}"),
     )
     step("train")
 
-    log(f"[3/6] calibrating on {config.calibration_count} training pictures (edgenet's own preprocessing)")
+    log(f"[3/6] calibrating on {config.calibration_count} new pictures (edgenet's own preprocessing)")
     calib = work / f"calib_{config.resolution}.npz"
-    calibrate_to_file(str(work / "train"), config.resolution, str(calib), config.calibration_count, seed=config.seed)
+    calibrate_to_file(str(work / "calibration"), config.resolution, str(calib), config.calibration_count, seed=config.seed)
     step("calibrate")
 
     log("[4/6] converting to full int8 (and float32 for comparison)")

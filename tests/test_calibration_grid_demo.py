@@ -68,7 +68,10 @@ def test_demo_runs_the_real_path_end_to_end(tmp_path):
     work = tmp_path / "demo"
     assert Path(result["model"]) == work / "mobilenet_v1_025_64_int8.tflite"
     assert load_interpreter(result["model"], threads=1).input_spec.dtype == "int8"
-    assert result["test_images"] == 200  # 20 drawn test pictures x 10 classes
+    assert result["test_images"] == 500  # 50 drawn test pictures x 10 classes
+    # calibrated on 300 new drawings (not the training set); 20 % of them held out for the report
+    assert len(list((work / "calibration").rglob("*.png"))) == 300
+    assert result["agreement"]["samples"] == 60 and result["agreement"]["disagreements"] == len(result["agreement"]["disagreeing"])
     assert 0.0 <= result["int8_top1"] <= 1.0 and 0.0 <= result["float_top1"] <= 1.0
     assert result["float_top1"] > 0.3  # 5 short epochs from scratch: well above chance (0.1)
     assert abs(result["int8_top1"] - result["float_top1"]) <= 0.15

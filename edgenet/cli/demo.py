@@ -15,13 +15,14 @@ def register(sub) -> None:
         help="offline end-to-end demo: drawn data -> train -> calibrate -> int8 -> eval -> live loop (needs edgenet[host])",
         description="Runs the real workstation path on drawn pictures of 10 classes: edgenet train, calibrate, "
         "build (int8 and float), eval on a held-out drawn set, then the live loop over a generated clip "
-        "(or --camera N). Prints float vs int8 accuracy and FPS. About 3-4 minutes on 2 cores.",
+        "(or --camera N). Prints float vs int8 accuracy and FPS. About 2 minutes on 2 cores.",
     )
     p.add_argument("--workdir", metavar="DIR", help="keep everything here (default: a new temporary folder)")
     p.add_argument("--alpha", type=float, default=0.25)
     p.add_argument("--resolution", type=positive_int, default=96)
-    p.add_argument("--per-class", type=positive_int, default=80, help="training pictures per class (default 80)")
+    p.add_argument("--per-class", type=positive_int, default=200, help="training pictures per class (default 200)")
     p.add_argument("--epochs", type=positive_int, default=8)
+    p.add_argument("--augment", action="store_true", help="train with flips/shifts/zoom crops (off: the drawings vary enough)")
     p.add_argument("--train-seconds", type=positive_float, default=120.0, help="training time budget (default 120)")
     p.add_argument("--camera", type=int, metavar="N", help="run the loop on camera N instead of the generated clip")
     p.add_argument("--frames", type=positive_int, default=240, help="frames for the live loop (default 240)")
@@ -35,7 +36,7 @@ def handle(args: argparse.Namespace) -> int:
 
     log = (lambda m: print(m, file=sys.stderr, flush=True)) if args.json else (lambda m: print(m, flush=True))
     r = run_demo(DemoConfig(workdir=args.workdir, alpha=args.alpha, resolution=args.resolution, per_class=args.per_class,
-                            epochs=args.epochs, train_seconds=args.train_seconds, camera=args.camera,
+                            epochs=args.epochs, augment=args.augment, train_seconds=args.train_seconds, camera=args.camera,
                             frames=args.frames, threads=args.threads), log=log)
     if args.json:
         json.dump(r.as_dict(), sys.stdout, indent=2)
