@@ -164,3 +164,23 @@ def test_build_cli_writes_model_labels_and_report(trained, tmp_path):
     assert report["classes"] == 10 and report["variant"] == "mobilenet_v1_025_64"
     assert Path(report["labels"]).read_text().split() == sorted(LABELS)
     assert load_interpreter(str(out), threads=1).input_spec.dtype == "int8"
+
+
+def test_build_cli_prints_agreement_and_warns_below_the_goal(trained, tmp_path):
+    _, keras_path, calib, _ = trained
+    r = cli("build", "--alpha", "0.25", "--resolution", "64", "--weights", str(keras_path), "--calibration", str(calib),
+            "--holdout", "0.5", "-o", str(tmp_path / "trained.tflite"))
+    assert r.returncode == 0, r.stderr
+    report = json.loads((tmp_path / "trained.build.json").read_text())["quantization"]
+    assert f"float vs int8 on 200 held-out samples: top-1 agreement {report['top1_agreement']:.1%}" in r.stdout
+    assert report["top1_agreement"] >= 0.99 and "below 99%" not in r.stderr
+    # An untrained network (random weights) scores every class about the same: int8 rounding reorders
+    # them, the report lists the flips and the verb warns, still writing the model (exit 0).
+    r = cli("build", "--alpha", "0.25", "--resolution", "64", "--classes", "10", "--calibration", str(calib),
+            "--holdout", "0.5", "-o", str(tmp_path / "random.tflite"))
+    assert r.returncode == 0, r.stderr
+    report = json.loads((tmp_path / "random.build.json").read_text())["quantization"]
+    assert report["top1_agreement"] < 0.99 and report["disagreements"] > 2
+    assert "edgenet: warning: agreement is below 99%" in r.stderr
+    first = report["disagreeing"][0]
+    assert f"  sample {first['sample']}: float {first['float'][0]} {first['float'][1]:.2f}" in r.stdout

@@ -8,6 +8,8 @@ import sys
 
 from edgenet.cli.common import positive_int
 
+AGREEMENT_GOAL = 0.99  # float vs int8 top-1 on held-out calibration samples, for a trained model
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -68,6 +70,10 @@ def handle(args: argparse.Namespace) -> int:
         for row in q.get("disagreeing", [])[:5]:
             (f, fs), (s2, ss), (qn, qs) = row["float"], row["float_second"], row["quantized"]
             print(f"  sample {row['sample']}: float {f} {fs:.2f} (then {s2} {ss:.2f}), {d['precision']} {qn} {qs:.2f}")
+        if q["top1_agreement"] < AGREEMENT_GOAL and d["precision"] == "int8":
+            print(f"edgenet: warning: agreement is below {AGREEMENT_GOAL:.0%}: if the float model's top two are close on "
+                  "those samples (above), train it longer or on more data; if it was confident, calibrate on "
+                  "more (and more varied) samples and try --debug", file=sys.stderr)
     if d.get("debug_layers"):
         from rich.console import Console
         from rich.table import Table
