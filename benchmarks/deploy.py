@@ -2,10 +2,13 @@
 
 Starts Debian's sshd on 127.0.0.1 (as the ssh tests do; needs root), then times with
 perf_counter_ns, in one run:
-  cold deploy   first deploy: wheelhouse pushed, venv built, smoke test, switch
-  warm deploy   second deploy: wheelhouse already on the board (only the wheel and model travel)
+  cold deploy   first deploy: wheelhouse pushed, dependency env built, release venv, smoke test, switch
+  warm deploy   later deploys: wheelhouse and dependency env already on the board (only the wheel
+                and model travel; the release venv installs edgenet alone)
+  fresh env     a warm deploy with --fresh-env: the dependencies installed again (what every
+                deploy cost before environments were shared)
   rollback      switching current back
-and each step (preflight, upload, venv + pip install, smoke test, switch). The board is this machine's
+and each step (preflight, upload, dependency env, release venv, smoke test, switch). The board is this machine's
 /usr/bin/python3; a Raspberry Pi's SD card and CPU make the venv/pip step several times slower.
 
     sudo python benchmarks/deploy.py [--model m.tflite] [--repeat 2]
@@ -65,9 +68,9 @@ def main() -> int:
         print(f"wheelhouse for {pre.machine} cp{pre.python_version[0]}{pre.python_version[1]}: "
               f"{len(list(wheelhouse.glob('*.whl')))} wheels, {size:.0f} MB, {wh_s:.1f} s (pip cache warm)")
 
-        def timed_deploy():
+        def timed_deploy(fresh_env=False):
             marks = [("start", time.perf_counter_ns())]
-            report = deploy_hosts(["board"], config=DeployConfig(model=Path(args.model), offline=True),
+            report = deploy_hosts(["board"], config=DeployConfig(model=Path(args.model), offline=True, fresh_env=fresh_env),
                                   settings=settings, wheelhouse=wheelhouse, on_status=lambda m: None,
                                   on_step=lambda s: marks.append((s, time.perf_counter_ns())))
             marks.append(("end", time.perf_counter_ns()))
@@ -78,22 +81,24 @@ def main() -> int:
 
         cold, cold_steps = timed_deploy()
         warm = [timed_deploy() for _ in range(args.repeat)]
+        fresh, fresh_steps = timed_deploy(fresh_env=True)
         t = time.perf_counter_ns()
         rb = deploy_hosts(["board"], settings=settings, do_rollback=True, on_status=lambda m: None)
         rb_s = (time.perf_counter_ns() - t) / 1e9
         assert rb.ok, rb.summary_lines()
 
-        names = ["preflight", "uploaded-model", "uploaded", "venv", "smoke", "switched", "end"]
+        names = ["preflight", "uploaded-model", "uploaded", "env", "venv", "smoke", "switched", "end"]
         labels = {"preflight": "wheel build*+connect+pre", "uploaded-model": "wheel+model upload", "uploaded": "wheelhouse upload",
-                  "venv": "venv + pip install", "smoke": "smoke test", "switched": "release.json + switch",
-                  "end": "prune + close"}
-        print(f"{'step':24s} {'cold s':>8s} {'warm s (median)':>16s}")
+                  "env": "dependency env", "venv": "release venv + edgenet", "smoke": "smoke test",
+                  "switched": "release.json + switch", "end": "prune + close"}
+        print(f"{'step':24s} {'cold s':>8s} {'warm s (median)':>16s} {'fresh env s':>12s}")
         for n in names:
             w = statistics.median(s[n] for _, s in warm)
-            print(f"{labels[n]:24s} {cold_steps[n]:8.2f} {w:16.2f}")
+            print(f"{labels[n]:24s} {cold_steps[n]:8.2f} {w:16.2f} {fresh_steps[n]:12.2f}")
         warm_total = statistics.median(total for total, _ in warm)
-        print(f"{'total':24s} {cold:8.2f} {warm_total:16.2f}")
-        print(f"warm / cold = {warm_total / cold:.2f}; rollback {rb_s:.2f} s   (* the wheel is built once per process: cold only)")
+        print(f"{'total':24s} {cold:8.2f} {warm_total:16.2f} {fresh:12.2f}")
+        print(f"warm / cold = {warm_total / cold:.2f}; warm / fresh env = {warm_total / fresh:.2f}; rollback {rb_s:.2f} s"
+              "   (* the wheel is built once per process: cold only)")
     finally:
         server.stop()
         sshd_mod.delete_user(user)

@@ -1,5 +1,7 @@
 """Releases on the board: ``<base>/releases/<UTC stamp>/`` holds the wheel, the model (+labels), a
-venv and ``release.json``; ``<base>/current`` points at the running one.
+venv with edgenet alone and ``release.json``; ``<base>/current`` points at the running one. The
+dependencies (numpy, OpenCV, LiteRT) come from a shared, never-modified env (``deploy.envs``), built
+once per distinct set of requirements, so a redeploy installs nothing but edgenet.
 
 The order is what keeps a board working: upload everything into a new folder, build the venv, run a
 smoke test there, write ``release.json`` (the "complete" marker), and only then switch ``current``
@@ -13,11 +15,13 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import posixpath
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from deploy.envs import ENVS, Env, env_key, ensure_env, make_release_venv, prune_envs, wheel_requirements
 from deploy.errors import DeployError, RemoteCommandError
 from deploy.preflight import Preflight, check, run_preflight
 
@@ -36,6 +40,7 @@ class DeployConfig:
     offline: bool = False
     index_url: str | None = None
     keep: int = 5
+    fresh_env: bool = False  # build the dependency env again even if an identical one is on the board
 
     def __post_init__(self):
         object.__setattr__(self, "model", Path(self.model))
@@ -58,6 +63,7 @@ class DeployResult:
     preflight: Preflight
     smoke: dict = field(default_factory=dict)
     service: list[str] = field(default_factory=list)
+    env: Env | None = None
 
 
 def utc_stamp(now: _dt.datetime | None = None) -> str:
@@ -135,22 +141,28 @@ def deploy_release(remote, config: DeployConfig, *, wheel: Path, wheelhouse: Cal
         labels_remote = f"{rel}/model/{config.labels.name}"
         remote.put(config.labels, labels_remote)
     on_step("uploaded-model")
-    pip = [q(venv + "/bin/python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    pip_source: list[str] = []
+    source = "index:" + config.index_url if config.index_url else "pypi"
     if config.offline:
         if wheelhouse is None:
             raise DeployError("--offline needs a wheelhouse")
         local_wh = wheelhouse(pre)
         wh = f"{base}/wheelhouse"
         existing = set(remote.sftp.listdir(wh))
-        sent = sum(_upload_if_missing(remote, f, wh, existing) for f in sorted(Path(local_wh).glob("*.whl")))
+        wheels = sorted(Path(local_wh).glob("*.whl"))
+        sent = sum(_upload_if_missing(remote, f, wh, existing) for f in wheels)
         log(f"{host}: wheelhouse: {sent} new wheel(s) uploaded to {wh}")
-        pip += ["--no-index", "--find-links", q(wh)]
+        pip_source = ["--no-index", "--find-links", q(wh)]
+        source = "wheelhouse:" + ",".join(f.name for f in wheels)
     elif config.index_url:
-        pip += ["--index-url", q(config.index_url)]
+        pip_source = ["--index-url", q(config.index_url)]
     on_step("uploaded")
-    log(f"{host}: creating venv (--system-site-packages) with {pre.python} and installing {wheel.name} + {pre.interpreter}")
-    remote.run(f"{q(pre.python)} -m venv --system-site-packages {q(venv)}", what="creating the venv", timeout=600)
-    remote.run(" ".join(pip + [q(f"{rel}/{wheel.name}")]), what="pip install", timeout=1800)
+    requirements = wheel_requirements(wheel)
+    env = ensure_env(remote, pre, base, env_key(pre, requirements, source), requirements, pip_source, stamp,
+                     fresh=config.fresh_env, log=lambda m: log(f"{host}: {m}"))
+    on_step("env")
+    log(f"{host}: creating the release venv (--system-site-packages) with {pre.python}: {wheel.name} on {ENVS}/{env.name}")
+    make_release_venv(remote, pre, venv, env, f"{rel}/{wheel.name}")
     on_step("venv")
     out = remote.run(smoke_command(venv, model_remote), check=False, timeout=300, what="smoke test")
     if out.exited != 0:
@@ -161,13 +173,14 @@ def deploy_release(remote, config: DeployConfig, *, wheel: Path, wheelhouse: Cal
     log(f"{host}: smoke test passed: {smoke['frames']} frames, top-1 {smoke['top1']}")
     on_step("smoke")
     meta = {"release": stamp, "model": config.model.name, "labels": config.labels.name if config.labels else None,
-            "wheel": wheel.name, "interpreter": pre.interpreter, "python": pre.python_text, "smoke": smoke}
+            "wheel": wheel.name, "interpreter": pre.interpreter, "python": pre.python_text, "env": env.name,
+            "smoke": smoke}
     _write_remote_text(remote, f"{rel}/{MARKER}", json.dumps(meta, indent=2) + "\n")
     remote.run(switch_command(base, rel_name, stamp), what="switching current")
     log(f"{host}: current -> {rel_name}")
     on_step("switched")
-    _prune(remote, base, config.keep)
-    return DeployResult(host=host, release=rel, preflight=pre, smoke=smoke)
+    _prune(remote, base, config.keep, env.name)
+    return DeployResult(host=host, release=rel, preflight=pre, smoke=smoke, env=env)
 
 
 def _write_remote_text(remote, path: str, text: str) -> None:
@@ -226,8 +239,9 @@ def current_release(remote, base_dir: str = DEFAULT_BASE) -> tuple[str, dict]:
     return cur, meta
 
 
-def _prune(remote, base: str, keep: int) -> None:
-    """Remove old complete releases beyond ``keep`` and leftovers of interrupted deploys, never current."""
+def _prune(remote, base: str, keep: int, env_in_use: str | None = None) -> None:
+    """Remove old complete releases beyond ``keep`` and leftovers of interrupted deploys, never current;
+    then the dependency envs that no remaining release uses."""
     names, current = list_releases(remote, base)
     doomed = [n for n in names[:-keep] if n != current]
     if doomed:
@@ -235,4 +249,8 @@ def _prune(remote, base: str, keep: int) -> None:
         try:
             remote.run(f"rm -rf -- {paths}", what="removing old releases")
         except RemoteCommandError:
-            pass  # housekeeping only: the deploy itself succeeded
+            return  # housekeeping only: the deploy itself succeeded
+    used = remote.run(f"cat {q(base)}/releases/*/{MARKER} 2>/dev/null || true", check=False,
+                      what="reading releases").stdout
+    keep_envs = set(re.findall(r'"env":\s*"([^"]+)"', used)) | ({env_in_use} if env_in_use else set())
+    prune_envs(remote, base, keep_envs)

@@ -265,6 +265,56 @@ def test_deploy_hostile_names_switch_and_rollback(ssh_ready, boards, wheelhouse,
     assert injected(boards) == []
 
 
+def test_redeploys_share_one_dependency_env_and_unused_envs_are_pruned(ssh_ready, boards, wheelhouse, tiny_model):
+    from deploy.commands import deploy_hosts
+    from deploy.release import DeployConfig
+
+    def release(**kw):
+        report = deploy_hosts(["board-a"], config=DeployConfig(model=tiny_model, offline=True, **kw),
+                              wheelhouse=wheelhouse, on_status=lambda m: None)
+        assert report.ok, report.summary_lines()
+        return report.outcomes[0].value
+
+    def site_packages(root) -> Path:
+        return next(Path(root).glob("lib/python3*/site-packages"))
+
+    first, second = release(), release()
+    name = first.env.name
+    assert second.env.reused and second.env.name == name and len(first.env.key) == 16
+    envs = board_path(boards, "edgenet/envs")
+    assert (envs / name / ".complete").is_file()
+    env_site = site_packages(envs / name)
+    assert all((env_site / pkg).is_dir() for pkg in ("numpy", "cv2", "ai_edge_litert", "rich"))
+    # The release's own venv holds edgenet alone and reaches the env through one .pth line.
+    own = site_packages(Path(second.release) / "venv")
+    assert (own / "edgenet").is_dir() and not (own / "numpy").exists() and not (own / "cv2").exists()
+    assert (own / "edgenet-deps.pth").read_text().strip() == str(env_site)
+    assert json.loads((Path(second.release) / "release.json").read_text())["env"] == name
+    assert remote_run_json()[0]["frame"] == 0
+
+    third = release(fresh_env=True)  # rebuilt on request: a newer env of the same key; the old one stays
+    assert not third.env.reused and third.env.key == first.env.key and third.env.name > name
+    assert (envs / name / ".complete").is_file()
+
+    # Leftovers of interrupted env builds: an old one is removed, a recent one (maybe a deploy
+    # running now) is left alone.
+    stale, building = envs / ".0123456789abcdef-20260101T000000.000Z", envs / ".fedcba9876543210-20261201T000000.000Z"
+    for d in (stale, building):
+        d.mkdir()
+        shutil.chown(d, boards["user"].name)
+    three_hours_ago = __import__("time").time() - 3 * 3600
+    os.utime(stale, (three_hours_ago, three_hours_ago))
+    release(keep=2)
+    last = release(keep=2)  # the newest env of the key is used; the two kept releases use it: the first env goes
+    assert last.env.reused and last.env.name == third.env.name
+    assert not (envs / name).exists() and (envs / third.env.name / ".complete").is_file()
+    assert not stale.exists() and building.exists()
+    building.rmdir()
+    r = cli("deploy", "--rollback", "board-a")  # to the other kept release, whose env is there
+    assert r.returncode == 0, r.stderr
+    assert remote_run_json()[0]["frame"] == 0
+
+
 def test_interrupted_deploy_leaves_previous_release_current_and_runnable(ssh_ready, boards, wheelhouse, tiny_model, tmp_path):
     if not board_path(boards, "edgenet/current").exists():
         assert deploy(tiny_model, wheelhouse=wheelhouse)[0].ok

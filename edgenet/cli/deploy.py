@@ -57,6 +57,8 @@ def register(sub) -> None:
     p.add_argument("--wheelhouse", metavar="DIR", help="with --offline: use this wheelhouse instead of building one")
     p.add_argument("--index-url", metavar="URL", help="package index the board installs from (default: its pip config)")
     p.add_argument("--keep", type=positive_int, default=5, help="complete releases kept on the board (default 5)")
+    p.add_argument("--fresh-env", action="store_true",
+                   help="reinstall the dependencies (numpy, OpenCV, LiteRT) even if an identical env is on the board")
     s = p.add_argument_group("service")
     s.add_argument("--service", action="store_true", help="install and (re)start a systemd unit running `edgenet run`")
     s.add_argument("--source", metavar="URI", help="service: the video source (as `edgenet run --source`)")
@@ -81,7 +83,8 @@ def handle(args: argparse.Namespace) -> int:
         if not args.model:
             raise UsageError("edgenet deploy needs --model M (or --rollback)")
         config = DeployConfig(model=Path(args.model), labels=Path(args.labels) if args.labels else None,
-                              base_dir=args.base_dir, offline=args.offline, index_url=args.index_url, keep=args.keep)
+                              base_dir=args.base_dir, offline=args.offline, index_url=args.index_url, keep=args.keep,
+                              fresh_env=args.fresh_env)
     elif args.model or args.service:
         raise UsageError("--rollback takes only hosts (and ssh options)")
     service = None
