@@ -101,3 +101,65 @@ def test_script_runs_here_and_parses(tmp_path):
     p = parse_preflight(out.stdout)
     assert p.target == str(target) and p.disk_free_mb > 0 and p.arch
     assert not (tmp_path / "pwned").exists()
+
+
+# ---- dependency environments: what decides their key (deploy.envs) ---------------------------------
+
+def write_wheel(path, requires):
+    import zipfile
+
+    meta = "Metadata-Version: 2.1\nName: edgenet\nVersion: 0.1.0\n" + "".join(f"Requires-Dist: {r}\n" for r in requires)
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("edgenet/__init__.py", "")
+        z.writestr("edgenet-0.1.0.dist-info/METADATA", meta)
+    return path
+
+
+def test_wheel_requirements_keep_markers_and_drop_extras(tmp_path):
+    from deploy.envs import wheel_requirements
+
+    wheel = write_wheel(tmp_path / "edgenet-0.1.0-py3-none-any.whl", [
+        "rich>=13", "numpy>=1.23", "numpy<2; platform_machine == 'armv7l'",
+        "tensorflow-cpu>=2.16; extra == \"host\"", "pytest>=7 ; extra == 'test'"])
+    assert wheel_requirements(wheel) == ["numpy<2; platform_machine == 'armv7l'", "numpy>=1.23", "rich>=13"]
+
+
+def test_wheel_requirements_of_this_projects_wheel_match_the_preflight_requirements(tmp_path):
+    """The env is installed from the wheel's own list; the wheelhouse is downloaded from the
+    preflight's. They must name the same packages, or an offline env build would miss a wheel."""
+    from deploy.build import build_wheel
+    from deploy.envs import wheel_requirements
+
+    reqs = wheel_requirements(build_wheel(tmp_path))
+    names = {r.split(";")[0].split(">")[0].split("<")[0].strip() for r in reqs}
+    for pre in (load("pi5_bookworm.txt"), load("pi3_bullseye_armv7l.txt")):
+        wanted = {r.split(">")[0].split("<")[0] for r in pre.requirements()}
+        assert wanted <= names, (wanted, names)
+
+
+def test_unreadable_wheel_is_a_one_line_deploy_error(tmp_path):
+    from deploy.envs import wheel_requirements
+    from deploy.errors import DeployError
+
+    bad = tmp_path / "edgenet-0.1.0-py3-none-any.whl"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(DeployError, match=r"cannot read the requirements of edgenet-0.1.0-py3-none-any.whl") as exc:
+        wheel_requirements(bad)
+    assert "\n" not in str(exc.value)
+
+
+def test_env_key_changes_with_what_decides_the_envs_contents():
+    from deploy.envs import env_key
+
+    pi5, reqs = load("pi5_bookworm.txt"), ["numpy>=1.23", "rich>=13"]
+    key = env_key(pi5, reqs, "pypi")
+    assert len(key) == 16 and env_key(pi5, list(reversed(reqs)), "pypi") == key  # order does not matter
+    others = {
+        env_key(replace(pi5, python_version=(3, 11, 4)), reqs, "pypi"),
+        env_key(replace(pi5, glibc="2.31"), reqs, "pypi"),
+        env_key(load("pi3_bullseye_armv7l.txt"), reqs, "pypi"),
+        env_key(pi5, reqs + ["opencv-python-headless>=4.8"], "pypi"),
+        env_key(pi5, reqs, "index:https://example.invalid/simple"),
+        env_key(pi5, reqs, "wheelhouse:numpy-2.1.0-cp311-cp311-manylinux_2_17_aarch64.whl"),
+    }
+    assert key not in others and len(others) == 6
