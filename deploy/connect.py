@@ -122,6 +122,14 @@ class Remote:
             raise ConnectError(f"{self.spec.alias}: upload of {Path(local).name} to {remote} failed: "
                                f"{exc or type(exc).__name__}") from None
 
+    def write_text(self, remote: str, text: str) -> None:
+        """Write ``text`` to a file on the board (release.json, the unit, requirements, a .pth)."""
+        try:
+            with self.sftp.open(remote, "w") as f:
+                f.write(text)
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            raise ConnectError(f"{self.spec.alias}: writing {remote} failed: {exc or type(exc).__name__}") from None
+
     def get(self, remote: str, local: str | os.PathLike) -> None:
         try:
             self.sftp.get(remote, str(local))

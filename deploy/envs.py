@@ -1,4 +1,4 @@
-"""Dependency environments on the board, shared by releases: ``<base>/envs/<key>/``.
+"""Dependency environments on the board, shared by releases: ``<base>/envs/<key>-<stamp>/``.
 
 Installing numpy, OpenCV and LiteRT into a fresh venv is most of a deploy's time (minutes on a Pi's
 SD card), yet a new model or a new edgenet rarely changes them. So the dependencies live in a venv
@@ -84,10 +84,9 @@ def ensure_env(remote, pre: Preflight, base: str, key: str, requirements: list[s
     path = f"{root}/{name}"
     log(f"building dependency env {ENVS}/{name} with {pre.python}: {', '.join(requirements)}")
     tmp = f"{root}/.{name}"
-    remote.run(f"mkdir -p {q(base + '/' + ENVS)} && {q(pre.python)} -m venv --system-site-packages {q(tmp)}",
+    remote.run(f"mkdir -p {q(root)} && {q(pre.python)} -m venv --system-site-packages {q(tmp)}",
                what="creating the dependency env", timeout=600)
-    with remote.sftp.open(f"{tmp}/requirements.txt", "w") as f:
-        f.write("\n".join(requirements) + "\n")
+    remote.write_text(f"{tmp}/requirements.txt", "\n".join(requirements) + "\n")
     pip = [q(tmp + "/bin/python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", *pip_source]
     remote.run(" ".join(pip + ["-r", q(tmp + "/requirements.txt")]), what="pip install (dependencies)", timeout=1800)
     # rename(2) is atomic: the env appears complete or not at all. Only its site-packages are used
@@ -101,13 +100,13 @@ def make_release_venv(remote, pre: Preflight, venv: str, env: Env, wheel_remote:
     and nothing is downloaded."""
     remote.run(f"{q(pre.python)} -m venv --system-site-packages --without-pip {q(venv)}",
                what="creating the venv", timeout=600)
-    where = ("import sysconfig; print(sysconfig.get_path('purelib'))")
-    own = remote.run(f"{q(venv + '/bin/python')} -c {q(where)}", what="locating site-packages").stdout.strip()
-    deps = remote.run(f"{q(env.path + '/bin/python')} -c {q(where)}", what="locating site-packages").stdout.strip()
-    if not own or not deps:
+    where = q("import sysconfig; print(sysconfig.get_path('purelib'))")
+    paths = remote.run(f"{q(venv + '/bin/python')} -c {where} && {q(env.path + '/bin/python')} -c {where}",
+                       what="locating site-packages").stdout.split("\n")
+    own, deps = (paths + ["", ""])[:2]
+    if not own.strip() or not deps.strip():
         raise DeployError(f"cannot locate site-packages in {venv} or {env.path}")
-    with remote.sftp.open(f"{own}/{PTH_NAME}", "w") as f:
-        f.write(deps + "\n")
+    remote.write_text(f"{own.strip()}/{PTH_NAME}", deps.strip() + "\n")
     remote.run(f"{q(venv + '/bin/python')} -m pip install -q --disable-pip-version-check --no-deps --no-index "
                f"{q(wheel_remote)}", what="pip install (edgenet)", timeout=600)
 

@@ -175,17 +175,12 @@ def deploy_release(remote, config: DeployConfig, *, wheel: Path, wheelhouse: Cal
     meta = {"release": stamp, "model": config.model.name, "labels": config.labels.name if config.labels else None,
             "wheel": wheel.name, "interpreter": pre.interpreter, "python": pre.python_text, "env": env.name,
             "smoke": smoke}
-    _write_remote_text(remote, f"{rel}/{MARKER}", json.dumps(meta, indent=2) + "\n")
+    remote.write_text(f"{rel}/{MARKER}", json.dumps(meta, indent=2) + "\n")
     remote.run(switch_command(base, rel_name, stamp), what="switching current")
     log(f"{host}: current -> {rel_name}")
     on_step("switched")
     _prune(remote, base, config.keep, env.name)
     return DeployResult(host=host, release=rel, preflight=pre, smoke=smoke, env=env)
-
-
-def _write_remote_text(remote, path: str, text: str) -> None:
-    with remote.sftp.open(path, "w") as f:
-        f.write(text)
 
 
 def list_releases(remote, base: str) -> tuple[list[str], str | None]:

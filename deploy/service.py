@@ -78,8 +78,7 @@ def install_service(remote, *, release: str, base: str, user: str, model_name: s
     """Upload the unit into the release folder and install/restart it. Returns the commands run."""
     text = unit_text(user=user, base=base, model_name=model_name, labels_name=labels_name, service=service)
     unit_file = f"{release}/{UNIT_NAME}"
-    with remote.sftp.open(unit_file, "w") as f:
-        f.write(text)
+    remote.write_text(unit_file, text)
     commands = install_commands(unit_file)
     for cmd in commands:
         r = remote.run(cmd, check=False, what="installing the service")

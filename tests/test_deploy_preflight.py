@@ -130,10 +130,11 @@ def test_wheel_requirements_of_this_projects_wheel_match_the_preflight_requireme
     from deploy.build import build_wheel
     from deploy.envs import wheel_requirements
 
-    reqs = wheel_requirements(build_wheel(tmp_path))
-    names = {r.split(";")[0].split(">")[0].split("<")[0].strip() for r in reqs}
+    from packaging.requirements import Requirement
+
+    names = {Requirement(r).name for r in wheel_requirements(build_wheel(tmp_path))}
     for pre in (load("pi5_bookworm.txt"), load("pi3_bullseye_armv7l.txt")):
-        wanted = {r.split(">")[0].split("<")[0] for r in pre.requirements()}
+        wanted = {Requirement(r).name for r in pre.requirements()}
         assert wanted <= names, (wanted, names)
 
 

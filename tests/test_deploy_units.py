@@ -3,7 +3,6 @@ the atomic switch through a real sh, fleets with fake tasks, profile --host opti
 
 from __future__ import annotations
 
-import io
 import os
 import shlex
 import subprocess
@@ -38,24 +37,8 @@ class FakeRemote:
                 return result
         return Result("", "", 0)
 
-    @property
-    def sftp(self):
-        remote = self
-
-        class _File(io.StringIO):
-            def __init__(self, path):
-                super().__init__()
-                self.path = path
-
-            def close(self):
-                remote.files[self.path] = self.getvalue()
-                super().close()
-
-        class _Sftp:
-            def open(self, path, mode="r"):
-                return _File(path)
-
-        return _Sftp()
+    def write_text(self, path, text):
+        self.files[path] = text
 
 
 def test_unit_text_runs_current_release_as_ssh_user():
