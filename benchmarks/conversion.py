@@ -52,7 +52,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=50)
     args = ap.parse_args()
 
-    from calibration.dataset import build_representative_dataset
+    from edgenet.representative import build_representative_dataset
     from calibration.grid import build_variant, random_samples
 
     tmp = Path(tempfile.mkdtemp(prefix="edgenet-bench-"))
@@ -70,10 +70,10 @@ def main() -> None:
         else:
             samples = random_samples(v.resolution, args.samples)
         t0 = time.perf_counter()
-        q = build_variant(v, tmp / f"{name}_int8.tflite", samples=samples)
+        q = build_variant(v, tmp / v.model_filename("int8"), samples=samples)
         t_q = time.perf_counter() - t0
         t0 = time.perf_counter()
-        f = build_variant(v, tmp / f"{name}_float.tflite", precision="float32")
+        f = build_variant(v, tmp / v.model_filename("float32"), precision="float32")
         t_f = time.perf_counter() - t0
         lq, lf = latency(str(q), args.runs), latency(str(f), args.runs)
         official = REFERENCE / f"mobilenet_v1_{v.alpha:g}_{v.resolution}_quant.tflite"

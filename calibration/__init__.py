@@ -1,4 +1,5 @@
-"""The workstation side: MobileNet V1 builder, representative dataset, int8 conversion, training.
+"""The workstation side: MobileNet V1 builder, int8 conversion, the grid, training (the representative
+dataset is collected by ``edgenet.representative``, which runs on the board too).
 
 This package may import TensorFlow; ``edgenet`` (the device side) imports it only lazily.
 """

@@ -237,7 +237,7 @@ def resolve_classes(config: BuildConfig) -> tuple[int, list[str] | None]:
 def build_model(config: BuildConfig) -> BuildReport:
     """``edgenet build``: Keras model -> .tflite, labels file and JSON build report beside it."""
     from calibration.builder import mobilenet_v1
-    from calibration.dataset import load_calibration
+    from edgenet.representative import load_calibration
 
     started = time.perf_counter()
     calib = None

@@ -1,7 +1,7 @@
 """``edgenet demo``: the whole workstation-to-loop path on a fresh machine with no downloads.
 
 Draws a small labelled image set, fine-tunes a small variant through :mod:`calibration.train`,
-calibrates through :mod:`calibration.dataset`, converts through :mod:`calibration.convert`, scores
+calibrates through :mod:`edgenet.representative`, converts through :mod:`calibration.convert`, scores
 float and int8 with ``edgenet.evaluate`` on a separately drawn test set, writes a clip and runs the
 live loop (``edgenet.pipeline``) over it or over a camera. Every step is the verb a user would run
 on their own data; only the data is drawn.
@@ -70,12 +70,12 @@ class DemoResult:
 
 def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
     from calibration.convert import BuildConfig, build_model
-    from calibration.dataset import calibrate_to_file
+    from edgenet.representative import calibrate_to_file
     from calibration.synthetic import LABELS, write_clip, write_image_folder
     from calibration.train import TrainConfig, train
     from edgenet.evaluate import evaluate
     from edgenet.pipeline import RunConfig, run_pipeline
-    from edgenet.sources import camera_uri
+    from edgenet.board.camera import camera_uri
 
     work = Path(config.workdir or tempfile.mkdtemp(prefix="edgenet-demo-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -111,9 +111,9 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> DemoResu
     step("calibrate")
 
     log("[4/6] converting to full int8 (and float32 for comparison)")
-    int8 = build_model(BuildConfig(config.alpha, config.resolution, str(work / f"{variant.name}_int8.tflite"),
+    int8 = build_model(BuildConfig(config.alpha, config.resolution, str(work / variant.model_filename("int8")),
                                    weights=trained.model, calibration=str(calib)))
-    flt = build_model(BuildConfig(config.alpha, config.resolution, str(work / f"{variant.name}_float.tflite"),
+    flt = build_model(BuildConfig(config.alpha, config.resolution, str(work / variant.model_filename("float32")),
                                   weights=trained.model, calibration=str(calib), float_model=True))
     step("convert")
 

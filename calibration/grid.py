@@ -3,7 +3,9 @@
 A grid model is a pure function of (variant, weights, calibration samples, precision, I/O type,
 quantization granularity, seed), so the cache key is a hash of exactly those; a rebuild with the same
 inputs copies the cached file instead of converting again (a 1.0/224 conversion takes seconds to
-minutes on a small machine). The profiler's latency grid uses :func:`build_variant` too: one builder.
+minutes on a small machine). The profiler's latency grid is built by :func:`build_latency_model`
+(:func:`build_variant` with random weights), which the ``profile`` and ``deploy`` verbs hand to the
+profiler: ``edgenet`` itself holds no builder.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hashlib
 import os
 import shutil
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -41,10 +44,6 @@ def cache_key(variant: Variant, weights: str, samples_sha: str | None, precision
     wid = weights if weights in ("random", "imagenet") else "file:" + file_sha256(weights)
     text = "|".join(map(str, (CACHE_VERSION, variant.name, wid, samples_sha, precision, io, per_channel, classes, seed)))
     return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-
-def model_filename(variant: Variant, precision: str) -> str:
-    return f"{variant.name}_{'int8' if precision == 'int8' else 'float'}.tflite"
 
 
 def build_variant(variant: Variant, path: str | os.PathLike, *, weights: str = "random", samples: np.ndarray | None = None,
@@ -79,6 +78,19 @@ def random_samples(resolution: int, count: int = 8, seed: int = 0) -> np.ndarray
     return np.random.default_rng(seed).uniform(-1.0, 1.0, (count, resolution, resolution, 3)).astype(np.float32)
 
 
+def build_latency_model(variant: Variant, path: str | os.PathLike, precision: str = "int8") -> Path:
+    """A random-weight ``variant`` at ``path`` (full int8 with int8 I/O, or float32): the profiler's
+    latency grid. A few random samples give every tensor a range; the ranges do not matter for latency."""
+    samples = random_samples(variant.resolution, 4, 0) if precision == "int8" else None
+    return build_variant(variant, path, weights="random", samples=samples, precision=precision, io="int8")
+
+
+def latency_builder() -> Callable[[Variant, Path, str], Path] | None:
+    """:func:`build_latency_model` when TensorFlow is installed, else None (the profiler then says how
+    to build the grid elsewhere)."""
+    return build_latency_model if find_spec("tensorflow") is not None else None
+
+
 @dataclass(frozen=True)
 class GridConfig:
     output_dir: str
@@ -110,7 +122,7 @@ class GridEntry:
 
 
 def _calibration_by_resolution(paths: Sequence[str]) -> dict[int, tuple[str, object]]:
-    from calibration.dataset import load_calibration
+    from edgenet.representative import load_calibration
 
     files: list[str] = []
     for p in paths:
@@ -141,7 +153,7 @@ def build_grid(config: GridConfig, progress: Callable[[str, int, int], None] | N
         data = calib.get(variant.resolution, (None, None))[1]
         key = cache_key(variant, config.weights, data.manifest["sha256"] if data is not None else None,
                         config.precision, config.io, config.per_channel, config.classes, config.seed)
-        name = model_filename(variant, config.precision)
+        name = variant.model_filename(config.precision)
         cached = cache / key / name
         hit = cached.is_file()
         if progress:

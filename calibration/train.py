@@ -88,7 +88,7 @@ class TrainResult:
 
 def load_image_folder(root: str, resolution: int, crop: float = DEFAULT_CROP) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(samples (N, R, R, 3) float32, class indices, class names) of an ImageFolder, preprocessed as on the board."""
-    from calibration.dataset import image_folder_classes
+    from edgenet.representative import image_folder_classes
 
     classes = image_folder_classes(root)
     if not classes or len(classes) < 2:

@@ -104,12 +104,14 @@ def remote_hosts(hosts: list[str], action: str, args: list[str], *, hosts_file: 
 
 
 def _grid_models(model_cache: str | None, log: Callable[[str], None]) -> list[Path]:
+    from calibration.grid import latency_builder
     from edgenet.profiler.build import build_missing, default_cache_dir, grid_model_path
     from edgenet.variants import standard_variants
 
     folder = Path(model_cache) if model_cache else default_cache_dir()
     variants = standard_variants()
-    build_missing(folder, variants, log=log)  # raises ModelError with the how-to when TensorFlow is absent
+    # Without TensorFlow there is no builder: a ModelError with the how-to.
+    build_missing(folder, variants, builder=latency_builder(), log=log)
     return [grid_model_path(folder, v) for v in variants]
 
 

@@ -11,6 +11,7 @@ import shlex
 from dataclasses import dataclass
 
 from deploy.errors import PreflightError
+from edgenet.board.identity import board_kind as kind_of_board
 
 # POSIX sh: Raspberry Pi OS, Jetson's Ubuntu and Debian all have it. $1 is the target folder.
 PREFLIGHT_SCRIPT = r"""
@@ -131,15 +132,6 @@ def choose_interpreter(machine: str, python_version: tuple[int, ...] | None) -> 
     raise PreflightError(f"unsupported architecture {machine!r}: edgenet runs on aarch64, armv7l and x86_64")
 
 
-def _board_kind(model: str | None, tegra: str | None) -> str:
-    text = (model or "").lower()
-    if "raspberry pi" in text:
-        return "raspberry-pi"
-    if tegra or "jetson" in text or "nvidia" in text:
-        return "jetson"
-    return "other"
-
-
 def parse_preflight(output: str) -> Preflight:
     """Read the script's ``key=value`` lines. Unknown keys are ignored; a truncated run is an error."""
     values: dict[str, str] = {}
@@ -167,7 +159,7 @@ def parse_preflight(output: str) -> Preflight:
         os_id=values.get("os_id", ""), os_version=values.get("os_version", ""),
         python=python, python_version=version, python_bits=int(bits) if bits else None,
         glibc=values.get("glibc") or None, venv=values.get("venv") == "yes",
-        disk_free_mb=disk_kb / 1024.0, board=model, board_kind=_board_kind(model, values.get("tegra")),
+        disk_free_mb=disk_kb / 1024.0, board=model, board_kind=kind_of_board(model, bool(values.get("tegra"))),
         cores=int(values.get("cores") or 0), camera_picamera2=values.get("picamera2") == "yes",
         video_devices=tuple(values.get("video", "").split()), systemd=values.get("systemd") == "yes",
         sudo=values.get("sudo") == "yes", current=values.get("current") or None,

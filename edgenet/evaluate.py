@@ -23,7 +23,8 @@ from edgenet.errors import DatasetError
 from edgenet.labels import has_background, load_labels
 from edgenet.postprocess import top_k
 from edgenet.preprocess import DEFAULT_CROP, preprocess
-from edgenet.runtime import environment, load_interpreter
+from edgenet.board.manifest import environment
+from edgenet.runtime import load_interpreter
 from edgenet.sources import image_files
 
 

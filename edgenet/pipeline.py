@@ -22,7 +22,8 @@ from edgenet.labels import load_labels
 from edgenet.postprocess import TopK
 from edgenet.preprocess import DEFAULT_CROP, preprocess
 from edgenet.render import Window, annotate, display_available
-from edgenet.runtime import environment, load_interpreter
+from edgenet.board.manifest import environment
+from edgenet.runtime import load_interpreter
 from edgenet.sources import open_source, parse_source
 from edgenet.stats import Summary, summarize
 

@@ -11,7 +11,6 @@ or tflite-runtime TensorFlow is never imported.
 from __future__ import annotations
 
 import os
-import platform
 import time
 from dataclasses import dataclass
 from importlib import import_module
@@ -216,25 +215,3 @@ class Model:
 def load_interpreter(path: str, runtime: str = "auto", threads: int | None = None, xnnpack: bool = True) -> Model:
     """Load a .tflite classifier; raises ModelError / RuntimeNotAvailable with a one-line message."""
     return Model(path, runtime=runtime, threads=threads, xnnpack=xnnpack)
-
-
-def environment(model: Model | None = None) -> dict:
-    """Where a measurement was taken: runtime, XNNPACK, threads, CPU, Python, board."""
-    from edgenet.board import board_model, cpu_name
-
-    env: dict[str, Any] = {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu": cpu_name(),
-        "cores": os.cpu_count(),
-        "board": board_model(),
-        "numpy": np.__version__,
-    }
-    import cv2
-
-    env["opencv"] = cv2.__version__
-    if model is not None:
-        env.update(runtime=model.runtime, runtime_version=model.runtime_version,
-                   xnnpack=model.xnnpack, threads=model.threads)
-    return env

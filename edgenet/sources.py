@@ -23,19 +23,14 @@ from urllib.parse import parse_qsl, urlsplit
 import cv2
 import numpy as np
 
-from edgenet.board import is_jetson, is_raspberry_pi
+from edgenet.board.camera import CSI_FPS, CSI_HEIGHT, CSI_WIDTH, PICAMERA2_HINT, jetson_csi_pipeline
+from edgenet.board.identity import is_jetson
 from edgenet.errors import SourceError, SourceLost
 
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".h264", ".mjpg", ".mjpeg"}
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp")
 _OPTION_TYPES = {"width": int, "height": int, "fps": float, "frames": int}
-
-PICAMERA2_HINT = (
-    "picamera2 is not importable. On Raspberry Pi OS: sudo apt install python3-picamera2, and make the "
-    "venv with --system-site-packages (python3 -m venv --system-site-packages .venv) so it sees apt's packages"
-)
-
 
 def is_image_file(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
@@ -131,25 +126,6 @@ def _path_spec(path: str, uri: str, opts: dict) -> SourceSpec:
     if ext in IMAGE_EXTENSIONS:
         return SourceSpec("images", path, opts)
     return SourceSpec("file", path, opts)
-
-
-def camera_uri(index: int) -> str:
-    """What ``--camera N`` means on this board.
-
-    A Pi's ribbon camera is only reachable through libcamera (picamera2), a Jetson's CSI camera only
-    through Argus (GStreamer); USB cameras everywhere else are V4L2 devices.
-    """
-    if index < 0:
-        raise SourceError(f"camera number must be 0 or more, got {index}")
-    if is_raspberry_pi():
-        try:
-            import picamera2  # noqa: F401
-        except ImportError:
-            return f"v4l2://{index}"
-        return f"csi://{index}"
-    if is_jetson() and not os.path.exists(f"/dev/video{index}"):
-        return f"csi://{index}"
-    return f"v4l2://{index}"
 
 
 class FrameSource:
@@ -278,7 +254,7 @@ class Picamera2Source(FrameSource):
 
     def __init__(self, index: int, options: dict):
         self.index = index
-        self.size = (options.get("width", 1280), options.get("height", 720))
+        self.size = (options.get("width", CSI_WIDTH), options.get("height", CSI_HEIGHT))
         self.fps = options.get("fps")
         self.name = f"csi://{index} (picamera2)"
         self.camera = None
@@ -322,17 +298,6 @@ class Picamera2Source(FrameSource):
                 self.camera = None
 
 
-def jetson_csi_pipeline(index: int, width: int = 1280, height: int = 720, fps: float = 30) -> str:
-    """GStreamer pipeline for a Jetson CSI camera through Argus, ending in BGR frames for OpenCV."""
-    return (
-        f"nvarguscamerasrc sensor-id={index} ! "
-        f"video/x-raw(memory:NVMM), width=(int){width}, height=(int){height}, "
-        f"framerate=(fraction){int(round(fps))}/1, format=(string)NV12 ! "
-        f"nvvidconv ! video/x-raw, width=(int){width}, height=(int){height}, format=(string)BGRx ! "
-        "videoconvert ! video/x-raw, format=(string)BGR ! appsink drop=true max-buffers=1 sync=false"
-    )
-
-
 def opencv_has_gstreamer() -> bool:
     info = cv2.getBuildInformation()
     m = re.search(r"GStreamer:\s*(\S+)", info)
@@ -363,7 +328,8 @@ def _make_source(spec: SourceSpec, options: dict) -> FrameSource:
                     "this OpenCV has no GStreamer (pip's wheels do not); on a Jetson use JetPack's OpenCV: "
                     "sudo apt install python3-opencv and a venv made with --system-site-packages"
                 )
-            pipeline = jetson_csi_pipeline(index, options.get("width", 1280), options.get("height", 720), options.get("fps", 30))
+            pipeline = jetson_csi_pipeline(index, options.get("width", CSI_WIDTH), options.get("height", CSI_HEIGHT),
+                                           options.get("fps", CSI_FPS))
             return OpenCVSource(pipeline, f"csi://{index} (Argus)", live=True, api=cv2.CAP_GSTREAMER)
         return Picamera2Source(index, options)
     if spec.kind == "stream":

@@ -14,6 +14,7 @@ from edgenet.errors import UsageError
 
 STANDARD_ALPHAS = (1.0, 0.75, 0.5, 0.25)
 STANDARD_RESOLUTIONS = (224, 192, 160, 128)
+PRECISIONS = ("int8", "float32")  # what edgenet builds: full int8, or float32
 
 _NAME = re.compile(r"^mobilenet_v1_(\d{3})_(\d{2,4})$")
 
@@ -36,6 +37,13 @@ class Variant:
     @property
     def name(self) -> str:
         return f"mobilenet_v1_{round(self.alpha * 100):03d}_{self.resolution}"
+
+    def model_filename(self, precision: str = "int8") -> str:
+        """The file name edgenet gives this variant's .tflite: ``mobilenet_v1_050_160_int8.tflite``
+        (int8 or uint8 I/O alike) or ``..._float.tflite``; grid folders and caches use it."""
+        if precision not in PRECISIONS:
+            raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+        return f"{self.name}_{'int8' if precision == 'int8' else 'float'}.tflite"
 
     @property
     def is_standard(self) -> bool:

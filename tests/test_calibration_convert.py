@@ -18,12 +18,12 @@ pytestmark = pytest.mark.tensorflow
 pytest.importorskip("tensorflow")
 
 from calibration.convert import BuildConfig, build_model, runtime_scores  # noqa: E402
-from calibration.dataset import build_representative_dataset, save_calibration  # noqa: E402
+from edgenet.representative import build_representative_dataset, save_calibration  # noqa: E402
 from edgenet.errors import UsageError  # noqa: E402
 from edgenet.preprocess import InputSpec, preprocess  # noqa: E402
 from edgenet.runtime import load_interpreter  # noqa: E402
 from tests.fixtures.drawings import LABELS, draw  # noqa: E402
-from tests.test_calibration_dataset import write_images  # noqa: E402
+from tests.test_representative import write_images  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -220,8 +220,8 @@ def test_cli_errors_are_one_line(argv, message, tmp_path):
 
 
 def test_profile_host_grid_uses_the_profilers_builder(monkeypatch, tmp_path):
-    """--grid with --host: the 16 standard variants from the workstation's model cache, built by
-    edgenet.profiler.build when missing, are what gets pushed (fleet and ssh faked here; the real
+    """--grid with --host: the 16 standard variants from the workstation's model cache, built with
+    calibration's latency builder when missing, are what gets pushed (fleet and ssh faked here; the real
     push/profile path is covered by the sshd tests)."""
     from deploy import commands, fleet
     from deploy import remote as ops
@@ -230,7 +230,10 @@ def test_profile_host_grid_uses_the_profilers_builder(monkeypatch, tmp_path):
 
     built = {}
 
-    def fake_build_missing(folder, variants, dtypes=("int8",), log=lambda m: None):
+    def fake_build_missing(folder, variants, dtypes=("int8",), *, builder, log=lambda m: None):
+        from calibration.grid import latency_builder
+
+        assert builder is latency_builder()  # calibration's builder (None without TensorFlow)
         built["folder"], built["variants"] = folder, list(variants)
         return []
 

@@ -88,10 +88,12 @@ def test_published_models_predicted_vs_measured(reference, tmp_path):
 @pytest.mark.tensorflow
 def test_grid_builds_a_missing_model_with_tensorflow(tmp_path):
     pytest.importorskip("tensorflow")
+    from calibration.grid import build_latency_model
     from edgenet.profiler.models import grid_models
 
     logs = []
-    entries = grid_models(tmp_path, ("int8",), only=[Variant(0.25, 128)], log=logs.append)
+    entries = grid_models(tmp_path, ("int8",), builder=build_latency_model, only=[Variant(0.25, 128)],
+                          log=logs.append)
     assert [e.name for e in entries] == ["mobilenet_v1_025_128_int8"]
     e = entries[0]
     assert (e.variant, e.precision, e.classes) == (Variant(0.25, 128), "int8", 1000)
@@ -103,5 +105,5 @@ def test_grid_builds_a_missing_model_with_tensorflow(tmp_path):
     assert m.input_spec.shape == (1, 128, 128, 3) and m.input_spec.dtype == "int8" and m.classes == 1000
     # a second call finds it in the cache and builds nothing
     logs.clear()
-    grid_models(tmp_path, ("int8",), only=[Variant(0.25, 128)], log=logs.append)
+    grid_models(tmp_path, ("int8",), builder=build_latency_model, only=[Variant(0.25, 128)], log=logs.append)
     assert logs == []

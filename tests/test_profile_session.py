@@ -11,7 +11,6 @@ import pytest
 
 from edgenet.errors import ModelError, UsageError
 from edgenet.profiler import MeasureOptions, ProfileConfig, profile
-from edgenet.profiler import models as models_mod
 from edgenet.profiler import session as session_mod
 from edgenet.profiler.measure import Measurement
 from edgenet.profiler.models import ModelEntry
@@ -124,8 +123,7 @@ def test_config_is_validated(kwargs, message):
         ProfileConfig(**kwargs)
 
 
-def test_grid_without_tensorflow_says_how_to_build(tmp_path, monkeypatch):
-    monkeypatch.setattr(models_mod, "tensorflow_available", lambda: False)
+def test_grid_without_a_builder_says_how_to_build(tmp_path):
     with pytest.raises(ModelError) as err:
         profile(ProfileConfig(grid=True, model_cache=str(tmp_path)), log=quiet)
     text = str(err.value)
@@ -167,7 +165,7 @@ def fake_grid(tmp_path, monkeypatch):
     board = FakeBoard(entries)
     monkeypatch.setattr(session_mod, "models_in", lambda folder: (list(entries), []))
     monkeypatch.setattr(session_mod, "measure_model", board.measure)
-    monkeypatch.setattr(session_mod, "manifest", lambda probe, **kw: {"fake": True})
+    monkeypatch.setattr(session_mod, "environment", lambda **kw: {"fake": True})
     return tmp_path, board
 
 
@@ -239,12 +237,12 @@ def test_full_run_reports_predicted_vs_measured(fake_grid):
 def test_grid_predict_only_needs_only_the_seed_models(tmp_path, monkeypatch):
     asked = {}
 
-    def fake_grid_models(cache, precisions, *, build, only, log):
+    def fake_grid_models(cache, precisions, *, builder, reason, only, log):
         asked["only"] = only
         return [ModelEntry(str(tmp_path / f"{v.name}_int8.tflite"), f"{v.name}_int8", v, "int8", mult_adds(v), 1000)
                 for v in only]
 
-    entries = fake_grid_models(tmp_path, ("int8",), build=False, only=standard_variants(), log=None)
+    entries = fake_grid_models(tmp_path, ("int8",), builder=None, reason="", only=standard_variants(), log=None)
     for e in entries:
         Path(e.path).write_bytes(b"")
     board = FakeBoard(entries)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from edgenet.profiler.environment import manifest, memory_mb, os_release
+from edgenet.board.manifest import environment, memory_mb, os_release
 from edgenet.profiler.sustained import run_sustained
-from edgenet.profiler.thermal import ThermalProbe, decode_throttled, parse_get_throttled, parse_nvpmodel
+from edgenet.board.thermal import ThermalProbe, decode_throttled, parse_get_throttled, parse_nvpmodel
 
 
 def write(root: Path, rel: str, text: str) -> None:
@@ -118,7 +118,7 @@ def test_manifest_from_fake_jetson(tmp_path):
     write(root, "proc/device-tree/model", "NVIDIA Jetson Orin Nano Developer Kit\x00")
     nvpmodel = fake_command(tmp_path, "nvpmodel", "NV Power Mode: 15W\n0")
     probe = ThermalProbe(str(root), vcgencmd=None, nvpmodel=nvpmodel)
-    env = manifest(probe, runtime="litert", runtime_version="2.3.0", xnnpack=True, threads=[1, 2])
+    env = environment(probe=probe, runtime="litert", runtime_version="2.3.0", xnnpack=True, threads=[1, 2])
     assert env["board"] == "NVIDIA Jetson Orin Nano Developer Kit"
     assert env["os"] == "Debian GNU/Linux 12 (bookworm)"
     assert env["cpu_governor"] == "ondemand"

@@ -5,16 +5,18 @@ import cv2
 import numpy as np
 import pytest
 
+import edgenet.board.camera as camera
 import edgenet.sources as sources
+from edgenet.board.camera import camera_uri, jetson_csi_pipeline
 from edgenet.errors import SourceError, SourceLost
-from edgenet.sources import (
-    ImageFolderSource,
-    PatternSource,
-    camera_uri,
-    jetson_csi_pipeline,
-    open_source,
-    parse_source,
-)
+from edgenet.sources import ImageFolderSource, PatternSource, open_source, parse_source
+
+
+def pretend_board(monkeypatch, pi: bool, jetson: bool) -> None:
+    """What the board detection answers, for camera_uri and for opening csi://."""
+    monkeypatch.setattr(camera, "is_raspberry_pi", lambda: pi)
+    monkeypatch.setattr(camera, "is_jetson", lambda: jetson)
+    monkeypatch.setattr(sources, "is_jetson", lambda: jetson)
 
 
 @pytest.fixture
@@ -171,8 +173,7 @@ def fake_pi(monkeypatch):
     module = types.ModuleType("picamera2")
     module.Picamera2 = FakePicamera2
     monkeypatch.setitem(sys.modules, "picamera2", module)
-    monkeypatch.setattr(sources, "is_raspberry_pi", lambda: True)
-    monkeypatch.setattr(sources, "is_jetson", lambda: False)
+    pretend_board(monkeypatch, pi=True, jetson=False)
     return FakePicamera2
 
 
@@ -193,16 +194,14 @@ def test_csi_on_a_pi_uses_picamera2(fake_pi):
 
 def test_pi_without_picamera2_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "picamera2", None)  # import fails
-    monkeypatch.setattr(sources, "is_raspberry_pi", lambda: True)
-    monkeypatch.setattr(sources, "is_jetson", lambda: False)
+    pretend_board(monkeypatch, pi=True, jetson=False)
     assert camera_uri(0) == "v4l2://0"  # a USB camera still works
     with pytest.raises(SourceError, match="sudo apt install python3-picamera2.*--system-site-packages"):
         open_source("csi://0")
 
 
 def test_jetson_csi_builds_an_argus_pipeline(monkeypatch):
-    monkeypatch.setattr(sources, "is_raspberry_pi", lambda: False)
-    monkeypatch.setattr(sources, "is_jetson", lambda: True)
+    pretend_board(monkeypatch, pi=False, jetson=True)
     opened = {}
 
     class FakeCapture:
@@ -232,15 +231,14 @@ def test_jetson_csi_builds_an_argus_pipeline(monkeypatch):
 
 
 def test_jetson_with_pip_opencv_explains(monkeypatch):
-    monkeypatch.setattr(sources, "is_jetson", lambda: True)
+    pretend_board(monkeypatch, pi=False, jetson=True)
     monkeypatch.setattr(sources, "opencv_has_gstreamer", lambda: False)
     with pytest.raises(SourceError, match="no GStreamer.*python3-opencv"):
         open_source("csi://0")
 
 
 def test_camera_uri_on_a_pc(monkeypatch):
-    monkeypatch.setattr(sources, "is_raspberry_pi", lambda: False)
-    monkeypatch.setattr(sources, "is_jetson", lambda: False)
+    pretend_board(monkeypatch, pi=False, jetson=False)
     assert camera_uri(2) == "v4l2://2"
     with pytest.raises(SourceError):
         camera_uri(-1)

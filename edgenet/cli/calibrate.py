@@ -33,8 +33,8 @@ def register(sub) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from calibration.dataset import calibrate_to_file
-    from edgenet.sources import camera_uri
+    from edgenet.representative import calibrate_to_file
+    from edgenet.board.camera import camera_uri
     from edgenet.variants import Variant
 
     Variant(1.0, args.resolution)  # the one resolution rule, checked before any capture

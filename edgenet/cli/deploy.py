@@ -91,7 +91,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.service:
         source = args.source
         if source is None and args.camera is not None:
-            from edgenet.sources import camera_uri
+            from edgenet.board.camera import camera_uri
 
             source = camera_uri(args.camera)
         service = ServiceConfig(source=source or "", run_args=tuple(shlex.split(args.run_args)))

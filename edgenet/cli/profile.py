@@ -29,6 +29,16 @@ def thread_list(text: str) -> tuple[int, ...]:
     return tuple(sorted(set(values)))
 
 
+def grid_builder():
+    """The workstation's grid-model builder when calibration and TensorFlow are installed, else None
+    (a board: its wheel holds edgenet alone, and the profiler says how to build the models)."""
+    try:
+        from calibration.grid import latency_builder
+    except ImportError:
+        return None
+    return latency_builder()
+
+
 def _command(value: str | None):
     from edgenet.profiler.session import DEFAULT
 
@@ -119,7 +129,7 @@ def handle(args: argparse.Namespace) -> int:
         sustained_candidates=args.sustained_candidates, sysfs_root=args.sysfs_root,
         vcgencmd=_command(args.vcgencmd), nvpmodel=_command(args.nvpmodel),
     )
-    report = profile(config)
+    report = profile(config, builder=grid_builder() if args.grid else None)
     if args.build_only:
         for note in report.notes:
             print(f"edgenet: {note}")

@@ -48,7 +48,7 @@ def register(sub) -> None:
 def handle(args: argparse.Namespace) -> int:
     from edgenet.pipeline import RunConfig, run_pipeline
     from edgenet.report import print_run_summary
-    from edgenet.sources import camera_uri
+    from edgenet.board.camera import camera_uri
 
     source = camera_uri(args.camera) if args.camera is not None else args.source
     config = RunConfig(

@@ -1,16 +1,16 @@
 """On-device profiler: measure MobileNet V1 variants on this board and pick one for a target FPS.
 
-Device side: no TensorFlow, except ``build`` (grid models with random weights), which imports it
-inside its functions only when asked to build. Modules, one concept each:
+Device side: no TensorFlow, no model builder (grid models missing here are built by a builder the
+caller passes, ``calibration.grid.build_latency_model`` on a workstation). The board's thermal state
+and environment manifest come from ``edgenet.board``. Modules, one concept each:
 
 - ``measure``     time ``invoke`` (load, first run, warm-up, N runs and T seconds, outliers)
-- ``thermal``     temperatures, frequencies, governor, ``vcgencmd get_throttled``, ``nvpmodel -q``
 - ``sustained``   long runs with sampling: burst vs steady FPS
-- ``environment`` the manifest stored with every result
 - ``predict``     latency vs mult-adds fit
 - ``select``      the pick for a target FPS
 - ``accuracy``    accuracies from ``edgenet eval`` JSON or the published table
 - ``models``      which models (a folder, or the grid in the model cache)
+- ``build``       grid model paths, and building the missing ones with the given builder
 - ``session``     ``profile(config)``: the whole run
 - ``results``, ``export``, ``table``, ``plot``  the report and its JSON/CSV/table/PNG forms
 """

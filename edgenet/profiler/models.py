@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from edgenet.errors import ModelError
-from edgenet.profiler.build import build_missing, grid_model_path, how_to_build, tensorflow_available
+from edgenet.profiler.build import NO_BUILDER, GridBuilder, build_missing, grid_model_path
 from edgenet.profiler.predict import mult_adds
 from edgenet.runtime import check_model_file
 from edgenet.variants import Variant, standard_variants, variant_from_model_name
@@ -79,14 +79,11 @@ def models_in(folder: str) -> tuple[list[ModelEntry], list[str]]:
     return entries, skipped
 
 
-def grid_models(cache: str | os.PathLike, precisions: tuple[str, ...] = ("int8",), *, build: bool = True,
-                only: list[Variant] | None = None, log: Callable[[str], None] = lambda m: None) -> list[ModelEntry]:
-    """The standard 16 variants (or ``only`` these) from ``cache``; builds missing ones when TensorFlow is here."""
+def grid_models(cache: str | os.PathLike, precisions: tuple[str, ...] = ("int8",), *,
+                builder: GridBuilder | None = None, reason: str = NO_BUILDER, only: list[Variant] | None = None,
+                log: Callable[[str], None] = lambda m: None) -> list[ModelEntry]:
+    """The standard 16 variants (or ``only`` these) from ``cache``; missing ones are built with ``builder``
+    (a ModelError saying how to build them elsewhere without one; ``reason`` says why there is none)."""
     variants = only if only is not None else standard_variants()
-    wanted = [grid_model_path(cache, v, p) for v in variants for p in precisions]
-    missing = [p for p in wanted if not p.exists()]
-    if missing:
-        if not build or not tensorflow_available():
-            raise ModelError(how_to_build(cache, [p.name for p in missing]))
-        build_missing(cache, variants, precisions, log=log)
-    return [model_entry(str(p)) for p in wanted]
+    build_missing(cache, variants, precisions, builder=builder, reason=reason, log=log)
+    return [model_entry(str(grid_model_path(cache, v, p))) for v in variants for p in precisions]

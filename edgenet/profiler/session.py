@@ -15,17 +15,17 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
+from edgenet.board.manifest import environment
+from edgenet.board.thermal import ThermalProbe
 from edgenet.errors import UsageError
 from edgenet.profiler.accuracy import load_accuracy
-from edgenet.profiler.build import default_cache_dir, grid_model_path
-from edgenet.profiler.environment import manifest
+from edgenet.profiler.build import NO_BUILDER, GridBuilder, default_cache_dir, grid_model_path
 from edgenet.profiler.measure import MeasureOptions, measure_model
 from edgenet.profiler.models import ModelEntry, grid_models, models_in
 from edgenet.profiler.predict import LatencyFit, fit_latency, mult_adds, pick_seeds
 from edgenet.profiler.results import ProfileReport, ProfileRow
 from edgenet.profiler.select import pick_variant, rank_key
 from edgenet.profiler.sustained import run_sustained
-from edgenet.profiler.thermal import ThermalProbe
 from edgenet.variants import standard_variants
 
 DEFAULT = "default"  # vcgencmd / nvpmodel: find on PATH
@@ -37,7 +37,7 @@ class ProfileConfig:
     grid: bool = False  # ... or the 16 standard variants from the model cache
     model_cache: str | None = None  # default: $EDGENET_CACHE/models or ~/.cache/edgenet/models
     include_float: bool = False  # grid: also the float32 model of each variant
-    build: bool = True  # grid: build missing models when TensorFlow is installed
+    build: bool = True  # grid: build missing models (with the builder given to profile())
     build_only: bool = False
     threads: tuple[int, ...] | None = None  # default 1..cores
     measure: MeasureOptions = field(default_factory=MeasureOptions)
@@ -102,8 +102,9 @@ def make_probe(config: ProfileConfig) -> ThermalProbe:
 
 
 class _Profiler:
-    def __init__(self, config: ProfileConfig, log: Callable[[str], None]):
+    def __init__(self, config: ProfileConfig, builder: GridBuilder | None, log: Callable[[str], None]):
         self.config = config
+        self.builder = builder
         self.log = log
         self.threshold = config.target_fps * (1 + config.margin) if config.target_fps else None
         self.rows: list[ProfileRow] = []
@@ -127,7 +128,9 @@ class _Profiler:
             # Predicting needs only the seed models on the board: the cheapest, the dearest, between.
             variants = standard_variants()
             only = [variants[i] for i in pick_seeds([mult_adds(v) for v in variants], c.seeds)]
-        entries = grid_models(cache, precisions, build=c.build or c.build_only, only=only, log=self.log)
+        building = c.build or c.build_only
+        entries = grid_models(cache, precisions, builder=self.builder if building else None,
+                              reason=NO_BUILDER if building else "--no-build was given", only=only, log=self.log)
         if only is not None:
             # The other variants still get rows (predicted), pointing where their model would be.
             have = {e.name for e in entries}
@@ -301,9 +304,9 @@ class _Profiler:
             rows = [r for r in self.rows if r.sustained is not None] if self.sustained_only else self.rows
             choice = pick_variant([r.candidate() for r in rows], c.target_fps, c.margin)
         first = next((r.measurement for r in self.rows if r.measurement), None)
-        env = manifest(probe, runtime=first.runtime if first else None,
-                       runtime_version=first.runtime_version if first else None,
-                       xnnpack=first.xnnpack if first else None, threads=self.threads)
+        env = environment(probe=probe, runtime=first.runtime if first else None,
+                          runtime_version=first.runtime_version if first else None,
+                          xnnpack=first.xnnpack if first else None, threads=self.threads)
         if any(r.entry.mult_adds is None for r in self.rows):
             self.notes.append("models without a known variant or cost are measured but not predicted")
         return ProfileReport(self.rows, self.fits, choice, env, c.as_dict(), self.notes,
@@ -314,6 +317,11 @@ def _stderr(message: str) -> None:
     print(f"edgenet: {message}", file=sys.stderr, flush=True)
 
 
-def profile(config: ProfileConfig, *, log: Callable[[str], None] | None = None) -> ProfileReport:
-    """Profile the models of ``config`` and, with a target FPS, pick one. See docs/profile.md."""
-    return _Profiler(config, log or _stderr).run()
+def profile(config: ProfileConfig, *, builder: GridBuilder | None = None,
+            log: Callable[[str], None] | None = None) -> ProfileReport:
+    """Profile the models of ``config`` and, with a target FPS, pick one. See docs/profile.md.
+
+    ``builder`` builds missing grid models (``calibration.grid.build_latency_model`` on a workstation
+    with TensorFlow); without one, missing grid models are an error saying how to build them.
+    """
+    return _Profiler(config, builder, log or _stderr).run()

@@ -14,7 +14,7 @@ import numpy as np
 
 from edgenet.errors import UsageError
 from edgenet.profiler.measure import random_input
-from edgenet.profiler.thermal import ThermalProbe, ThermalSample
+from edgenet.board.thermal import ThermalProbe, ThermalSample
 from edgenet.runtime import load_interpreter
 
 

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import numpy as np
 
+from edgenet.board.thermal import cpu_temperature
 from edgenet.errors import EdgenetError
 from edgenet.serve.cli import DEFAULT_PORT
 from edgenet.serve.hub import FrameHub
@@ -82,7 +83,6 @@ class LiveServer:
         self.token_generated = token is None and self.token is not None
         self.hub = FrameHub(serve_fps=serve_fps, quality=quality)
         self.sysfs_root = sysfs_root  # prefix of /sys/class/thermal (a fake tree in tests)
-        self._thermal = None
         self.send_timeout = send_timeout
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -160,12 +160,8 @@ class LiveServer:
             self.frames_skipped += skipped
 
     def cpu_temperature(self) -> float | None:
-        """The CPU zone's °C from /sys/class/thermal (the profiler's reader), None where there is none."""
-        from edgenet.profiler.thermal import ThermalProbe, ThermalSample
-
-        if self._thermal is None:
-            self._thermal = ThermalProbe(self.sysfs_root, vcgencmd=None, nvpmodel=None)
-        celsius = ThermalSample(0.0, self._thermal.temperatures()).cpu_temp_c
+        """The CPU zone's °C from /sys/class/thermal, None where there is none."""
+        celsius = cpu_temperature(self.sysfs_root)
         return None if celsius is None else round(celsius, 1)
 
     def stats(self) -> dict:

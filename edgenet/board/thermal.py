@@ -19,7 +19,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 
-from edgenet.board import read_text
+from edgenet.board.identity import read_text
 
 # vcgencmd get_throttled bit -> meaning (Raspberry Pi documentation, "vcgencmd get_throttled").
 THROTTLE_BITS = {
@@ -204,3 +204,9 @@ class ThermalProbe:
 
     def sample(self, t: float = 0.0) -> ThermalSample:
         return ThermalSample(t, self.temperatures(), self.frequencies(), self.throttle())
+
+
+def cpu_temperature(root: str = "/") -> float | None:
+    """The CPU zone's degrees C from /sys/class/thermal (see ``ThermalSample.cpu_temp_c``), None where
+    the kernel exposes none. Reads files only: cheap enough for the live view's stats."""
+    return ThermalSample(0.0, ThermalProbe(root, vcgencmd=None, nvpmodel=None).temperatures()).cpu_temp_c

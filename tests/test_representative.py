@@ -15,11 +15,11 @@ import cv2
 import numpy as np
 import pytest
 
-from calibration.dataset import (
-    FewSamplesWarning, build_representative_dataset, load_calibration, samples_sha256, save_calibration,
-)
 from edgenet.errors import DatasetError
 from edgenet.preprocess import InputSpec, preprocess
+from edgenet.representative import (
+    FewSamplesWarning, build_representative_dataset, load_calibration, samples_sha256, save_calibration,
+)
 from edgenet.sources import FrameSource
 from tests.fakes import CameraWorld
 from tests.fixtures.drawings import LABELS, draw
@@ -190,7 +190,7 @@ def test_cli_errors_are_one_line_exit_2(tmp_path, args, message):
 
 
 def test_calibrate_path_never_imports_tensorflow():
-    code = ("import edgenet.cli.calibrate, calibration.dataset, calibration.builder, calibration.synthetic\n"
+    code = ("import edgenet.cli.calibrate, edgenet.representative, calibration.builder, calibration.synthetic\n"
             "from edgenet.cli import build_parser\nbuild_parser()\n")
     assert modules_left_imported(code, ("tensorflow", "keras")) == []
 

@@ -7,6 +7,8 @@ import platform
 
 DEVICE_TREE_MODEL = "/proc/device-tree/model"
 CPUINFO = "/proc/cpuinfo"
+TEGRA_RELEASE = "/etc/nv_tegra_release"
+BOARD_KINDS = ("raspberry-pi", "jetson", "other")
 
 
 def read_text(path: str) -> str | None:
@@ -26,14 +28,27 @@ def board_model(path: str = DEVICE_TREE_MODEL) -> str | None:
     return read_text(path) or None
 
 
+def board_kind(model: str | None, tegra: bool = False) -> str:
+    """One of BOARD_KINDS from the device-tree model and whether /etc/nv_tegra_release exists.
+
+    The one rule, used here and for a board seen over ssh (deploy's preflight).
+    """
+    text = (model or "").lower()
+    if text.startswith("raspberry pi"):
+        return "raspberry-pi"
+    if tegra or "jetson" in text or "nvidia" in text:
+        return "jetson"
+    return "other"
+
+
 def is_raspberry_pi(model: str | None = None) -> bool:
     model = board_model() if model is None else model
-    return bool(model) and model.startswith("Raspberry Pi")
+    return board_kind(model) == "raspberry-pi"
 
 
-def is_jetson(model: str | None = None, tegra_release: str = "/etc/nv_tegra_release") -> bool:
+def is_jetson(model: str | None = None, tegra_release: str = TEGRA_RELEASE) -> bool:
     model = board_model() if model is None else model
-    return bool(model and "jetson" in model.lower()) or os.path.exists(tegra_release)
+    return board_kind(model, os.path.exists(tegra_release)) == "jetson"
 
 
 def cpu_name(path: str = CPUINFO) -> str:

@@ -1,4 +1,5 @@
-"""The representative dataset: frames from any edgenet source, preprocessed exactly as on the board.
+"""The representative dataset: frames from any edgenet source, preprocessed exactly as on the board
+(no TensorFlow: `edgenet calibrate --camera 0` runs on the board; `calibration` reads the file).
 
 The samples go through ``edgenet.preprocess.preprocess`` (the runtime's one function) with a float32
 spec at the model's resolution, so int8 ranges are calibrated on the pixels the board will infer on.
