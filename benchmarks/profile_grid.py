@@ -9,7 +9,7 @@ Goals (issue 5):
 Also reported: --fast on the same target (wall time, measurements, same pick?) and the prediction
 error of the latency-vs-mult-adds fit.
 
-    python benchmarks/profile_grid.py                    # cache: $EDGENET_CACHE/models or ~/.cache/edgenet/models
+    python benchmarks/profile_grid.py                    # cache: builds/latency in $EDGENET_CACHE or ~/.cache/edgenet
     python benchmarks/profile_grid.py --threads 1 2 --target-fps 300 --cache DIR
 
 Missing grid models are built once with TensorFlow (random weights: right for latency) and cached.

@@ -20,6 +20,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from edgenet.cache import cache_dir
 from edgenet.errors import UsageError
 from edgenet.variants import Variant, standard_variants
 
@@ -27,8 +28,8 @@ CACHE_VERSION = "1"
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("EDGENET_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "edgenet")
-    return Path(base) / "builds"
+    """builds/ in edgenet's one cache (edgenet.cache): one sub-folder per cache key."""
+    return cache_dir("builds")
 
 
 def file_sha256(path: str) -> str:

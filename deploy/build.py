@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 from deploy.errors import DeployError
+from edgenet.cache import cache_root
 from deploy.preflight import Preflight
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -18,7 +19,8 @@ _wheels: dict[str, Path] = {}
 
 
 def default_cache() -> Path:
-    return Path(os.environ.get("EDGENET_CACHE", os.path.expanduser("~/.cache/edgenet")))
+    """edgenet's one cache (edgenet.cache): the wheel and wheelhouses go in its wheel/ and wheelhouse/."""
+    return cache_root()
 
 
 def _pip(args: list[str], what: str) -> None:

@@ -38,3 +38,9 @@ class RuntimeNotAvailable(EdgenetError):
 
 class DatasetError(EdgenetError):
     """An evaluation or calibration dataset that cannot be used."""
+
+
+class DownloadError(EdgenetError):
+    """A model download that failed or was refused (network, HTTP, checksum, unsafe archive); nothing was kept."""
+
+    exit_code = 1

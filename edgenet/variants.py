@@ -92,7 +92,9 @@ def standard_variants() -> list[Variant]:
 
 @dataclass(frozen=True)
 class Published:
-    """ImageNet numbers from the TF-slim MobileNet V1 table (single centre crop)."""
+    """Published numbers of the official models: cost from the TF-slim table, ImageNet accuracy (single
+    centre crop, full validation set) from TensorFlow Lite's hosted-model table, measured on the very
+    .tflite files the model index serves (``edgenet models``)."""
 
     million_macs: int
     million_params: float
@@ -102,24 +104,25 @@ class Published:
     top5_quant: float
 
 
-# TF-slim research/slim/nets/mobilenet_v1.md, 2018_02_22 checkpoints; "quant" = quantization-aware
-# trained, run as 8-bit TFLite. Note the slim MACs for alpha 0.75 (317) differ from the paper's
-# Table 6 (325), and slim's 0.25_192 row (34) looks like a typo: see edgenet.cost.
+# Cost: TF-slim research/slim/nets/mobilenet_v1.md. Note the slim MACs for alpha 0.75 (317) differ from
+# the paper's Table 6 (325), and slim's 0.25_192 row (34) looks like a typo: see edgenet.cost.
+# Accuracy: TensorFlow Lite's hosted-model table ("List of Hosted Models"): float = the 2018_02_22 float
+# .tflite files, quant = the 2018_08_02 quantization-aware trained 8-bit .tflite files (uint8 I/O).
 PUBLISHED: dict[tuple[float, int], Published] = {
-    (1.0, 224): Published(569, 4.24, 70.9, 89.9, 69.7, 89.5),
-    (1.0, 192): Published(418, 4.24, 70.0, 89.2, 69.0, 88.9),
-    (1.0, 160): Published(291, 4.24, 68.0, 87.7, 67.3, 87.7),
-    (1.0, 128): Published(186, 4.24, 65.2, 85.8, 64.0, 85.5),
-    (0.75, 224): Published(317, 2.59, 68.4, 88.2, 67.9, 88.1),
-    (0.75, 192): Published(233, 2.59, 67.2, 87.3, 66.2, 87.1),
-    (0.75, 160): Published(162, 2.59, 65.3, 86.0, 63.9, 85.5),
-    (0.75, 128): Published(104, 2.59, 62.1, 83.9, 59.8, 82.8),
-    (0.5, 224): Published(150, 1.34, 63.3, 84.9, 62.2, 84.5),
-    (0.5, 192): Published(110, 1.34, 61.7, 83.6, 60.4, 83.2),
-    (0.5, 160): Published(77, 1.34, 59.1, 81.9, 57.7, 81.3),
-    (0.5, 128): Published(49, 1.34, 56.3, 79.4, 54.9, 78.9),
-    (0.25, 224): Published(41, 0.47, 49.8, 74.2, 48.2, 73.8),
-    (0.25, 192): Published(34, 0.47, 47.7, 72.3, 45.8, 71.9),
-    (0.25, 160): Published(21, 0.47, 45.5, 70.3, 43.5, 69.1),
-    (0.25, 128): Published(14, 0.47, 41.5, 66.3, 39.9, 65.8),
+    (1.0, 224): Published(569, 4.24, 71.0, 89.9, 70.0, 89.0),
+    (1.0, 192): Published(418, 4.24, 69.9, 89.1, 69.1, 88.1),
+    (1.0, 160): Published(291, 4.24, 68.0, 87.7, 66.9, 86.7),
+    (1.0, 128): Published(186, 4.24, 65.2, 85.7, 63.3, 84.1),
+    (0.75, 224): Published(317, 2.59, 68.3, 88.1, 66.9, 86.9),
+    (0.75, 192): Published(233, 2.59, 67.1, 87.2, 66.1, 86.2),
+    (0.75, 160): Published(162, 2.59, 65.2, 85.9, 62.4, 83.7),
+    (0.75, 128): Published(104, 2.59, 62.0, 83.8, 55.9, 79.1),
+    (0.5, 224): Published(150, 1.34, 63.2, 84.9, 61.2, 83.2),
+    (0.5, 192): Published(110, 1.34, 61.7, 83.5, 59.9, 82.1),
+    (0.5, 160): Published(77, 1.34, 59.0, 81.8, 57.2, 80.5),
+    (0.5, 128): Published(49, 1.34, 56.2, 79.3, 54.9, 78.1),
+    (0.25, 224): Published(41, 0.47, 49.7, 74.1, 48.2, 72.8),
+    (0.25, 192): Published(34, 0.47, 47.1, 72.0, 45.7, 70.8),
+    (0.25, 160): Published(21, 0.47, 45.4, 70.2, 42.8, 68.1),
+    (0.25, 128): Published(14, 0.47, 41.4, 66.2, 39.5, 64.4),
 }

@@ -112,7 +112,7 @@ def test_info_cli_json_and_errors():
     assert data["full_convolution_baseline"]["mult_adds"] > 8 * data["mult_adds"]
     grid = json.loads(subprocess.run([sys.executable, "-m", "edgenet", "info", "--grid", "--json"], cwd=ROOT,
                                      capture_output=True, text=True, timeout=60).stdout)
-    assert len(grid) == 16 and grid[0]["name"] == "mobilenet_v1_100_224" and grid[0]["published"]["top1_quant"] == 69.7
+    assert len(grid) == 16 and grid[0]["name"] == "mobilenet_v1_100_224" and grid[0]["published"]["top1_quant"] == 70.0
     bad = subprocess.run([sys.executable, "-m", "edgenet", "info", "--resolution", "100"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and bad.stderr.strip() == "edgenet: error: resolution must be a multiple of 8 and at least 32, got 100"

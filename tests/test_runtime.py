@@ -88,7 +88,8 @@ def test_device_side_never_imports_tensorflow(tiny_model, tmp_path):
     (tmp_path / "red").mkdir()
     cv2.imwrite(str(tmp_path / "red" / "a.png"), np.zeros((8, 8, 3), np.uint8))
     code = (
-        "import edgenet, edgenet.cli, edgenet.pipeline, edgenet.evaluate, edgenet.sources\n"
+        "import edgenet, edgenet.cli, edgenet.pipeline, edgenet.evaluate, edgenet.sources, edgenet.models\n"
+        "main_ = __import__('edgenet.cli', fromlist=['main']).main(['models', 'list', '--json'])\n"
         "from edgenet.cli import main\n"
         f"main(['run', '--model', {str(tiny_model)!r}, '--source', 'pattern://?frames=3', '--headless'])\n"
         f"main(['eval', '--model', {str(tiny_model)!r}, '--images', {str(tmp_path)!r},"

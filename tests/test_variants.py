@@ -41,7 +41,9 @@ def test_sixteen_standard_variants_with_published_numbers():
     variants = standard_variants()
     assert len(variants) == 16 == len(set(variants))
     assert all(v.is_standard and v.published is not None for v in variants)
-    assert Variant(1.0, 224).published.million_macs == 569 and Variant(0.5, 160).published.top1_quant == 57.7
+    assert Variant(1.0, 224).published.million_macs == 569 and Variant(0.5, 160).published.top1_quant == 57.2
     assert Variant(0.35, 96).published is None
-    # quantization-aware training costs at most ~2.3 points of top-1 in the slim table
-    assert all(0 <= p.top1_float - p.top1_quant <= 2.5 for p in PUBLISHED.values())
+    # the hosted-model table: 8-bit never beats float; quantization costs ~1-3 points, 6.1 at 0.75/128
+    gaps = {k: round(p.top1_float - p.top1_quant, 1) for k, p in PUBLISHED.items()}
+    assert all(0 <= g <= 3.0 for k, g in gaps.items() if k != (0.75, 128)) and gaps[(0.75, 128)] == 6.1
+    assert all(p.top5_quant < p.top5_float and p.top1_quant < p.top5_quant for p in PUBLISHED.values())

@@ -18,6 +18,7 @@ from edgenet.errors import EdgenetError
 VERBS = (
     "run",
     "eval",
+    "models",
     "info",
     "profile",
     "calibrate",

@@ -33,7 +33,7 @@ def register(sub) -> None:
     p.add_argument("--holdout", type=float, default=0.2, help="fraction of calibration samples held out for the report (default 0.2)")
     p.add_argument("--debug", action="store_true", help="add a per-layer quantization error table (TensorFlow's QuantizationDebugger)")
     p.add_argument("--grid", action="store_true", help="build the 16 standard variants into the -o folder (cached)")
-    p.add_argument("--cache", metavar="DIR", help="grid cache folder (default ~/.cache/edgenet/builds)")
+    p.add_argument("--cache", metavar="DIR", help="grid cache folder (default: builds/ in the cache, $EDGENET_CACHE or ~/.cache/edgenet)")
     p.add_argument("--json", action="store_true", help="print the JSON build report")
     p.add_argument("-o", "--output", required=True, help="model.tflite (with --grid: a folder)")
     p.set_defaults(handler=handle)

@@ -64,7 +64,7 @@ def _print_grid(rows) -> None:
 
     from edgenet.report import make_console
 
-    table = Table(title="MobileNet V1: the 16 standard variants (ImageNet top-1 from the TF-slim table)")
+    table = Table(title="MobileNet V1: the 16 standard variants (ImageNet top-1 of the official float and 8-bit .tflite files)")
     for col in ("variant", "alpha", "input", "M mult-adds", "M params", "slim M MACs", "top-1 float", "top-1 int8"):
         table.add_column(col, justify="left" if col == "variant" else "right")
     for v, c in rows:

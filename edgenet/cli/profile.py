@@ -58,7 +58,7 @@ def register(sub) -> None:
     which.add_argument("--models", metavar="DIR", help="profile every .tflite file in DIR")
     which.add_argument("--grid", action="store_true",
                        help="profile the 16 standard variants from the model cache (built when missing and TensorFlow is here)")
-    p.add_argument("--model-cache", metavar="DIR", help="grid model folder (default: $EDGENET_CACHE/models or ~/.cache/edgenet/models)")
+    p.add_argument("--model-cache", metavar="DIR", help="random-weight grid model folder (default: builds/latency in the cache, $EDGENET_CACHE or ~/.cache/edgenet)")
     p.add_argument("--float", dest="include_float", action="store_true", help="grid: also profile float32 models, to compare with int8")
     p.add_argument("--no-build", dest="build", action="store_false", help="grid: never build missing models")
     p.add_argument("--build-only", action="store_true", help="grid: build missing models (needs TensorFlow) and stop")
@@ -68,7 +68,7 @@ def register(sub) -> None:
     c.add_argument("--margin", type=non_negative_float, default=0.0,
                    help="required headroom as a fraction: FPS >= F x (1 + margin) (default 0)")
     c.add_argument("--accuracy", action="append", default=[], metavar="EVAL.json",
-                   help="`edgenet eval --json` output(s) or a {model: top1} map; default: published slim top-1")
+                   help="`edgenet eval --json` output(s) or a {model: top1} map; default: the published top-1 of the official models")
 
     m = p.add_argument_group("measurement")
     m.add_argument("--threads", type=thread_list, metavar="LIST", help="thread counts, e.g. 1,2,4 or 1-4 (default 1..cores)")

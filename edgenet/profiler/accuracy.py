@@ -38,8 +38,8 @@ class AccuracyTable:
                 # Published numbers belong to the trained 1000-class ImageNet models; a float model
                 # is ranked by the float column, an 8-bit one by the quantized column.
                 if entry.precision == "float32":
-                    return published.top1_float, "published (slim, float)"
-                return published.top1_quant, "published (slim, quant)"
+                    return published.top1_float, "published (float)"
+                return published.top1_quant, "published (int8)"
         return None, None
 
 

@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 from typing import Callable, Iterable
 
+from edgenet.cache import cache_dir
 from edgenet.errors import ModelError
 from edgenet.variants import Variant
 
@@ -26,9 +27,8 @@ NO_BUILDER = "TensorFlow is not installed here"
 
 
 def default_cache_dir() -> Path:
-    """Where grid models are kept between runs: $EDGENET_CACHE/models or ~/.cache/edgenet/models."""
-    base = os.environ.get("EDGENET_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "edgenet")
-    return Path(base) / "models"
+    """Where random-weight grid models are kept between runs: builds/latency in edgenet's one cache."""
+    return cache_dir("builds") / "latency"
 
 
 def grid_model_path(folder: str | os.PathLike, variant: Variant, dtype: str = "int8") -> Path:

@@ -35,7 +35,7 @@ DEFAULT = "default"  # vcgencmd / nvpmodel: find on PATH
 class ProfileConfig:
     models: str | None = None  # a folder of .tflite files ...
     grid: bool = False  # ... or the 16 standard variants from the model cache
-    model_cache: str | None = None  # default: $EDGENET_CACHE/models or ~/.cache/edgenet/models
+    model_cache: str | None = None  # default: builds/latency in the cache (edgenet.cache)
     include_float: bool = False  # grid: also the float32 model of each variant
     build: bool = True  # grid: build missing models (with the builder given to profile())
     build_only: bool = False
