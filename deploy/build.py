@@ -1,12 +1,22 @@
-"""Workstation-side artefacts a deploy pushes: edgenet's wheel and, for --offline, a wheelhouse of
-the device dependencies built for the board's platform (CPU architecture, Python, glibc)."""
+"""Workstation-side artefacts a deploy pushes: the board wheel and, for --offline, a wheelhouse of
+the device dependencies built for the board's platform (CPU architecture, Python, glibc).
+
+The board wheel holds the ``edgenet`` package alone. The repository also holds the workstation
+packages (``calibration``, ``deploy``), which a source install (``pip install -e '.[host]'``) makes
+importable; the board wheel is built from a staged copy of the project holding only ``pyproject.toml``,
+its README and ``edgenet/``, so the same project metadata (name, version, requirements, entry point)
+yields a wheel without them, and the built wheel's contents are checked before anything is pushed.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
+import zipfile
 from pathlib import Path
 
 from deploy.errors import DeployError
@@ -14,6 +24,8 @@ from edgenet.cache import cache_root
 from deploy.preflight import Preflight
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BOARD_PACKAGE = "edgenet"
+BOARD_FILES = ("pyproject.toml", "README.md")  # what the project metadata needs beside the package
 _lock = threading.Lock()
 _wheels: dict[str, Path] = {}
 
@@ -30,10 +42,33 @@ def _pip(args: list[str], what: str) -> None:
         raise DeployError(f"{what} failed on the workstation: {tail}")
 
 
+def stage_board_project(dest: Path) -> Path:
+    """Copy what the board wheel is built from into ``dest``: the project metadata and ``edgenet/``."""
+    for name in BOARD_FILES:
+        shutil.copy2(PROJECT_ROOT / name, dest / name)
+    shutil.copytree(PROJECT_ROOT / BOARD_PACKAGE, dest / BOARD_PACKAGE,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return dest
+
+
+def wheel_top_level(wheel: Path) -> set[str]:
+    """The top-level names a wheel installs (packages, modules, its .dist-info)."""
+    with zipfile.ZipFile(wheel) as z:
+        return {name.split("/", 1)[0] for name in z.namelist()}
+
+
+def check_board_wheel(wheel: Path) -> None:
+    """DeployError unless ``wheel`` installs the ``edgenet`` package and its metadata, nothing else."""
+    extra = sorted(n for n in wheel_top_level(wheel) if n != BOARD_PACKAGE and not n.endswith(".dist-info"))
+    if extra:
+        raise DeployError(f"{wheel.name} holds {', '.join(extra)} beside {BOARD_PACKAGE}; a board wheel holds "
+                          f"{BOARD_PACKAGE} alone")
+
+
 def build_wheel(out_dir: str | os.PathLike | None = None) -> Path:
-    """``pip wheel --no-deps .`` of this checkout, once per process (fleets share it)."""
-    if not (PROJECT_ROOT / "pyproject.toml").is_file():
-        raise DeployError(f"cannot build edgenet's wheel: no pyproject.toml in {PROJECT_ROOT} "
+    """The board wheel (``edgenet`` alone, see above), built once per process (fleets share it)."""
+    if not all((PROJECT_ROOT / name).is_file() for name in BOARD_FILES):
+        raise DeployError(f"cannot build edgenet's wheel: no {' or '.join(BOARD_FILES)} in {PROJECT_ROOT} "
                           "(deploy from a source checkout)")
     out = Path(out_dir) if out_dir else default_cache() / "wheel"
     with _lock:
@@ -42,15 +77,17 @@ def build_wheel(out_dir: str | os.PathLike | None = None) -> Path:
         out.mkdir(parents=True, exist_ok=True)
         for old in out.glob("edgenet-*.whl"):
             old.unlink()
-        args = ["wheel", "--no-deps", "-q", "-w", str(out), str(PROJECT_ROOT)]
-        try:
-            # Without isolation first: no index round-trip when this environment's setuptools is new enough.
-            _pip(args[:3] + ["--no-build-isolation"] + args[3:], "building edgenet's wheel")
-        except DeployError:
-            _pip(args, "building edgenet's wheel")
+        with tempfile.TemporaryDirectory(prefix="edgenet-board-wheel-") as stage:
+            args = ["wheel", "--no-deps", "-q", "-w", str(out.resolve()), str(stage_board_project(Path(stage)))]
+            try:
+                # Without isolation first: no index round-trip when this environment's setuptools is new enough.
+                _pip(args[:3] + ["--no-build-isolation"] + args[3:], "building edgenet's wheel")
+            except DeployError:
+                _pip(args, "building edgenet's wheel")
         wheels = sorted(out.glob("edgenet-*.whl"))
         if not wheels:
             raise DeployError(f"pip wheel wrote no edgenet wheel into {out}")
+        check_board_wheel(wheels[-1])
         _wheels[str(out)] = wheels[-1]
         return wheels[-1]
 
@@ -76,8 +113,9 @@ def wheelhouse_key(pre: Preflight) -> str:
     return f"cp{pre.python_version[0]}{pre.python_version[1]}-{pre.machine}-glibc{pre.glibc or 'unknown'}"
 
 
-def build_wheelhouse(pre: Preflight, out_dir: str | os.PathLike | None = None) -> Path:
-    """Download binary wheels of the board's dependencies for its platform (pip's cache makes repeats cheap)."""
+def build_wheelhouse(pre: Preflight, requirements: list[str], out_dir: str | os.PathLike | None = None) -> Path:
+    """Download binary wheels of ``requirements`` (the board wheel's own, see ``deploy.envs.wheel_requirements``)
+    for the board's platform; pip's cache makes repeats cheap."""
     out = Path(out_dir) if out_dir else default_cache() / "wheelhouse" / wheelhouse_key(pre)
     out.mkdir(parents=True, exist_ok=True)
     major, minor = pre.python_version[:2]
@@ -89,5 +127,5 @@ def build_wheelhouse(pre: Preflight, out_dir: str | os.PathLike | None = None) -
         # PyPI has no 32-bit ARM wheels of OpenCV or tflite-runtime; piwheels builds them for Raspberry Pi OS.
         args += ["--extra-index-url", "https://www.piwheels.org/simple"]
     with _lock:
-        _pip(args + pre.requirements(), f"downloading the {wheelhouse_key(pre)} wheelhouse")
+        _pip(args + pre.requirements_for(requirements), f"downloading the {wheelhouse_key(pre)} wheelhouse")
     return out

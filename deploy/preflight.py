@@ -90,11 +90,26 @@ class Preflight:
     def interpreter(self) -> str:
         return choose_interpreter(self.machine, self.python_version)
 
-    def requirements(self) -> list[str]:
-        """The pip requirements for the board's interpreter (numpy<2 with tflite-runtime)."""
-        if self.interpreter == "tflite-runtime":
-            return ["tflite-runtime>=2.14", "numpy>=1.23,<2", "opencv-python-headless>=4.8", "rich>=13"]
-        return ["ai-edge-litert>=1.2", "numpy>=1.23", "opencv-python-headless>=4.8", "rich>=13"]
+    def marker_environment(self) -> dict[str, str]:
+        """PEP 508 marker values of the board's Python (pip on the workstation would use its own)."""
+        py = self.python_version or (0, 0, 0)
+        return {"platform_machine": self.machine, "python_version": f"{py[0]}.{py[1]}",
+                "python_full_version": ".".join(map(str, py)), "sys_platform": "linux", "platform_system": "Linux",
+                "os_name": "posix", "implementation_name": "cpython", "platform_python_implementation": "CPython"}
+
+    def requirements_for(self, requirements: list[str]) -> list[str]:
+        """The requirements (the board wheel's, markers kept) that apply to this board, markers evaluated
+        here: what ``pip download --platform`` must fetch for it (numpy<2 and tflite-runtime on armv7l)."""
+        from packaging.requirements import Requirement
+
+        env = self.marker_environment()
+        out = []
+        for text in requirements:
+            req = Requirement(text)
+            if req.marker is None or req.marker.evaluate(env):
+                req.marker = None
+                out.append(str(req))
+        return out
 
     def camera_text(self) -> str:
         parts = ["picamera2" if self.camera_picamera2 else "no picamera2"]

@@ -1,5 +1,6 @@
 """Shared fixtures. Test tiers: pure (no TensorFlow, no hardware), @pytest.mark.tensorflow,
-@pytest.mark.ssh, @pytest.mark.browser, and @pytest.mark.board (opt-in with --board)."""
+@pytest.mark.ssh, @pytest.mark.browser, @pytest.mark.network (skips offline) and @pytest.mark.board
+(opt-in with --board)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,22 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "board" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def isolated_ssh(request, monkeypatch, tmp_path):
+    """Keep the developer's ~/.ssh (config, known_hosts, keys, agent) out of every ssh test (marked
+    ``ssh``) and every deploy test: HOME is an empty folder, no agent, and edgenet's ssh config and
+    known_hosts are files in tmp_path, which the test writes when it needs them. Returns tmp_path."""
+    if request.node.get_closest_marker("ssh") is None and not request.node.path.name.startswith("test_deploy"):
+        return None
+    home = tmp_path / "dev-home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    monkeypatch.setenv("EDGENET_SSH_CONFIG", str(tmp_path / "ssh_config"))
+    monkeypatch.setenv("EDGENET_KNOWN_HOSTS", str(tmp_path / "known_hosts"))
+    return tmp_path
 
 
 @pytest.fixture(scope="session")

@@ -94,3 +94,14 @@ def test_hosts_file(tmp_path):
         read_hosts_file(tmp_path / "missing")
     with pytest.raises(HostError, match="no host given"):
         gather_hosts([], None)
+
+
+def test_deploy_tests_never_see_the_developers_ssh(isolated_ssh):
+    """conftest's isolation: an empty HOME, no agent, edgenet's ssh files in the test's own folder."""
+    import os
+    from pathlib import Path
+
+    assert not (Path.home() / ".ssh").exists() and str(Path.home()).startswith(str(isolated_ssh))
+    assert "SSH_AUTH_SOCK" not in os.environ
+    assert os.environ["EDGENET_SSH_CONFIG"] == str(isolated_ssh / "ssh_config")
+    assert os.environ["EDGENET_KNOWN_HOSTS"] == str(isolated_ssh / "known_hosts")

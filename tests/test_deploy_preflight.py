@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import subprocess
+import zipfile
 from dataclasses import replace
 
 import pytest
 
 from deploy.build import platform_tags
-from deploy.errors import PreflightError
+from deploy.errors import DeployError, PreflightError
 from deploy.preflight import check, choose_interpreter, parse_preflight, preflight_command
 
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, ROOT
 
 REC = FIXTURES / "preflight"
+
+
+def project_requirements() -> list[str]:
+    """pyproject's [project] dependencies: what a board needs, markers and all."""
+    tomllib = pytest.importorskip("tomllib")
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
 
 
 def load(name):
@@ -29,7 +36,8 @@ def test_pi5_bookworm():
     assert p.camera_picamera2 and "/dev/video0" in p.video_devices and len(p.video_devices) == 16
     assert p.disk_free_mb == pytest.approx(24318412 / 1024)
     assert check(p) == "ai-edge-litert"
-    assert "ai-edge-litert>=1.2" in p.requirements()
+    assert set(p.requirements_for(project_requirements())) == {
+        "ai-edge-litert>=1.2", "numpy>=1.23", "opencv-python-headless>=4.8", "rich>=13"}
     assert p.target == "/home/pi/edgenet" and p.cores == 4
 
 
@@ -38,7 +46,8 @@ def test_pi3_bullseye_armv7l_gets_tflite_runtime_and_numpy1():
     assert (p.machine, p.board_kind, p.python_version) == ("armv7l", "raspberry-pi", (3, 9, 2))
     assert not p.camera_picamera2
     assert check(p) == "tflite-runtime"
-    assert "numpy>=1.23,<2" in p.requirements() and "tflite-runtime>=2.14" in p.requirements()
+    assert set(p.requirements_for(project_requirements())) == {
+        "tflite-runtime>=2.14", "numpy>=1.23", "numpy<2", "opencv-python-headless>=4.8", "rich>=13"}
     tags = platform_tags(p)
     assert tags[0] == "manylinux_2_17_armv7l" and "manylinux_2_31_armv7l" in tags and "manylinux_2_32_armv7l" not in tags
 
@@ -106,8 +115,6 @@ def test_script_runs_here_and_parses(tmp_path):
 # ---- dependency environments: what decides their key (deploy.envs) ---------------------------------
 
 def write_wheel(path, requires):
-    import zipfile
-
     meta = "Metadata-Version: 2.1\nName: edgenet\nVersion: 0.1.0\n" + "".join(f"Requires-Dist: {r}\n" for r in requires)
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("edgenet/__init__.py", "")
@@ -124,18 +131,38 @@ def test_wheel_requirements_keep_markers_and_drop_extras(tmp_path):
     assert wheel_requirements(wheel) == ["numpy<2; platform_machine == 'armv7l'", "numpy>=1.23", "rich>=13"]
 
 
-def test_wheel_requirements_of_this_projects_wheel_match_the_preflight_requirements(tmp_path):
-    """The env is installed from the wheel's own list; the wheelhouse is downloaded from the
-    preflight's. They must name the same packages, or an offline env build would miss a wheel."""
-    from deploy.build import build_wheel
+def test_the_board_wheel_holds_edgenet_alone_with_the_projects_requirements(tmp_path):
+    """What deploy pushes: the edgenet package and its metadata, no calibration/deploy; the requirements
+    in it are pyproject's, which the env (and the offline wheelhouse) are installed from."""
+    import zipfile
+
+    from deploy.build import build_wheel, wheel_top_level
     from deploy.envs import wheel_requirements
 
+    wheel = build_wheel(tmp_path)
+    assert wheel_top_level(wheel) == {"edgenet", "edgenet-0.1.0.dist-info"}
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {"edgenet/__init__.py", "edgenet/board/manifest.py", "edgenet/representative.py",
+            "edgenet/cli/__init__.py"} <= set(names)
+    assert not any("__pycache__" in n or n.startswith(("calibration/", "deploy/", "tests/")) for n in names)
+    entry = zipfile.ZipFile(wheel).read("edgenet-0.1.0.dist-info/entry_points.txt").decode()
+    assert "edgenet = edgenet.cli:main" in entry
     from packaging.requirements import Requirement
 
-    names = {Requirement(r).name for r in wheel_requirements(build_wheel(tmp_path))}
-    for pre in (load("pi5_bookworm.txt"), load("pi3_bullseye_armv7l.txt")):
-        wanted = {Requirement(r).name for r in pre.requirements()}
-        assert wanted <= names, (wanted, names)
+    assert (sorted(str(Requirement(r)) for r in wheel_requirements(wheel))
+            == sorted(str(Requirement(r)) for r in project_requirements()))
+
+
+def test_a_wheel_with_workstation_packages_is_refused(tmp_path):
+    from deploy.build import check_board_wheel
+
+    wheel = write_wheel(tmp_path / "edgenet-0.1.0-py3-none-any.whl", ["numpy>=1.23"])
+    check_board_wheel(wheel)
+    with zipfile.ZipFile(wheel, "a") as z:
+        z.writestr("calibration/__init__.py", "")
+        z.writestr("deploy/__init__.py", "")
+    with pytest.raises(DeployError, match="holds calibration, deploy beside edgenet; a board wheel holds edgenet alone"):
+        check_board_wheel(wheel)
 
 
 def test_unreadable_wheel_is_a_one_line_deploy_error(tmp_path):

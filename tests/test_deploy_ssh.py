@@ -51,7 +51,8 @@ def workstation_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def wheelhouse(boards, workstation_cache):
     """The device dependencies for this machine's platform, downloaded once (pip's cache makes it fast)."""
-    from deploy.build import build_wheelhouse
+    from deploy.build import build_wheel, build_wheelhouse
+    from deploy.envs import wheel_requirements
     from deploy.preflight import parse_preflight, preflight_command
 
     out = subprocess.run(["sh", "-c", preflight_command(str(boards["root"]))], capture_output=True, text=True, check=True)
@@ -60,24 +61,19 @@ def wheelhouse(boards, workstation_cache):
     old = os.environ.copy()
     os.environ.update(env)
     try:
-        return build_wheelhouse(pre, workstation_cache / "wheelhouse")
+        return build_wheelhouse(pre, wheel_requirements(build_wheel(workstation_cache / "wheel")),
+                                workstation_cache / "wheelhouse")
     finally:
         os.environ.clear()
         os.environ.update(old)
 
 
 @pytest.fixture(autouse=True)
-def isolated_ssh(monkeypatch, tmp_path, workstation_cache):
-    """Keep the developer's ~/.ssh (config, known_hosts, keys, agent) out of every test here."""
-    home = tmp_path / "dev-home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+def workstation_env(isolated_ssh, monkeypatch, workstation_cache):
+    """On top of conftest's ~/.ssh isolation (HOME is empty): the real pip cache, and one edgenet
+    cache (the board wheel, wheelhouses) for the session."""
     monkeypatch.setenv("PIP_CACHE_DIR", REAL_PIP_CACHE)
     monkeypatch.setenv("EDGENET_CACHE", str(workstation_cache))
-    monkeypatch.setenv("EDGENET_SSH_CONFIG", str(tmp_path / "ssh_config"))
-    monkeypatch.setenv("EDGENET_KNOWN_HOSTS", str(tmp_path / "known_hosts"))
-    return tmp_path
 
 
 def write_ssh_config(tmp_path: Path, boards, *, key: Path | None = None, bad_port: int | None = None) -> None:

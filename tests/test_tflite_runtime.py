@@ -1,8 +1,9 @@
 """The fallback interpreter: tflite-runtime 2.14 (numpy<2), the only runtime for 32-bit Pi OS.
 
 It cannot share a venv with numpy 2, so this test builds a small venv of its own (cached between runs)
-with exactly what a 32-bit Pi gets: tflite-runtime, numpy<2, OpenCV headless, rich. It skips when the
-wheels cannot be installed (no index, or a Python newer than 3.11, for which no wheel exists).
+with exactly what a 32-bit Pi gets: tflite-runtime, numpy<2, OpenCV headless, rich. Building it needs
+the package index (marked ``network``); it skips when the wheels cannot be installed (no index reachable,
+within seconds, or a Python newer than 3.11, for which no wheel exists). Once built, it is reused.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import pytest
 
 from tests.conftest import FIXTURES, ROOT
 
+pytestmark = pytest.mark.network
+
 CACHE = Path(os.environ.get("EDGENET_TEST_CACHE", Path.home() / ".cache" / "edgenet-tests"))
 
 
@@ -30,11 +33,14 @@ def tflite_python() -> str:
     marker = env_dir / ".complete"
     if not marker.exists():
         venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
+        # Short network timeouts: offline, pip gives up in seconds instead of retrying for minutes.
         result = subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "tflite-runtime==2.14.0", "numpy<2", "opencv-python-headless", "rich"],
+            [str(python), "-m", "pip", "install", "-q", "--timeout", "10", "--retries", "1",
+             "tflite-runtime==2.14.0", "numpy<2", "opencv-python-headless", "rich"],
             capture_output=True, text=True, timeout=600)
         if result.returncode != 0:
-            pytest.skip(f"cannot install tflite-runtime here: {result.stderr.strip().splitlines()[-1:]}")
+            last = (result.stderr.strip().splitlines() or ["pip failed"])[-1]
+            pytest.skip(f"cannot install tflite-runtime here (index unreachable or no wheel): {last}")
         marker.write_text("ok")
     return str(python)
 
