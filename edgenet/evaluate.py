@@ -2,10 +2,13 @@
 
 Two layouts:
 - ImageFolder: one sub-folder per class, named like the class's label (``tabby``, ``tabby cat``,
-  ``tabby_cat``; any comma-separated synonym of an ImageNet label works), or by class number;
+  ``tabby_cat``; any comma-separated synonym of an ImageNet label works), by class number, or, for
+  an ImageNet model (1000 or 1001 outputs), by WordNet synset as ImageNet's own folders are
+  (``n01440764``);
 - a flat folder with a CSV ``file,class_index`` (extra columns allowed). ``class_index`` counts
   classes without background (0..999 for ImageNet), as ImageNet's own ground truth does; for a
-  1001-output model the background offset is added here.
+  1001-output model the background offset is added here. A ``ground_truth.csv`` in a folder without
+  class sub-folders is used when no CSV is given.
 
 Images go through the same ``preprocess`` as the live loop and calibration.
 """
@@ -14,8 +17,10 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import cv2
 
@@ -41,11 +46,14 @@ class EvalReport:
     environment: dict = field(default_factory=dict)
     crop: float = DEFAULT_CROP
     keep_aspect: bool = True
+    ground_truth: str | None = None  # the CSV used, if any
+    notes: list[str] = field(default_factory=list)  # things the user should know (said once by the CLI)
 
     def as_dict(self) -> dict:
         return {
             "model": self.model,
             "dataset": self.dataset,
+            "ground_truth": self.ground_truth,
             "count": self.count,
             "top1": round(self.top1, 4),
             "top5": round(self.top5, 4),
@@ -80,6 +88,37 @@ def _label_lookup(labels: list[str]) -> dict[str, int]:
     return lookup
 
 
+_SYNSET = re.compile(r"^n\d{8}$")
+IMAGENET_CLASSES = 1000
+GROUND_TRUTH_NAME = "ground_truth.csv"
+
+
+@lru_cache(maxsize=1)
+def imagenet_synsets() -> dict[str, int]:
+    """ImageNet's 1000 WordNet ids -> class index (0..999, without background).
+
+    ILSVRC 2012 numbers its classes in sorted synset order, which every ImageNet model and labels
+    file follows (class 0 = n01440764 tench); ``edgenet/data/imagenet_synsets.txt`` lists them in
+    that order.
+    """
+    from importlib.resources import files
+
+    text = files("edgenet").joinpath("data", "imagenet_synsets.txt").read_text(encoding="utf-8")
+    return {line.strip(): i for i, line in enumerate(text.split()) if line.strip()}
+
+
+def class_folders(images: str) -> list[str]:
+    return sorted(d for d in os.listdir(images) if os.path.isdir(os.path.join(images, d)))
+
+
+def find_ground_truth(images: str) -> str | None:
+    """``ground_truth.csv`` inside a flat image folder (no class sub-folders), else None."""
+    if not os.path.isdir(images) or class_folders(images):
+        return None
+    path = os.path.join(images, GROUND_TRUTH_NAME)
+    return path if os.path.isfile(path) else None
+
+
 def list_samples(images: str, labels: list[str], ground_truth: str | None = None) -> list[tuple[str, int]]:
     """(image path, output index) pairs for a dataset folder."""
     if not os.path.isdir(images):
@@ -87,12 +126,11 @@ def list_samples(images: str, labels: list[str], ground_truth: str | None = None
     offset = 1 if has_background(labels) else 0
     if ground_truth is not None:
         return _from_csv(images, ground_truth, offset, len(labels))
-    classes = sorted(d for d in os.listdir(images) if os.path.isdir(os.path.join(images, d)))
+    classes = class_folders(images)
     if not classes:
-        csv_here = os.path.join(images, "ground_truth.csv")
-        hint = f" (found {csv_here}: pass --ground-truth {csv_here})" if os.path.exists(csv_here) else ""
-        raise DatasetError(f"{images} has no class sub-folders; give --ground-truth CSV for a flat folder{hint}")
+        raise DatasetError(f"{images} has no class sub-folders; give --ground-truth CSV for a flat folder")
     lookup = _label_lookup(labels)
+    imagenet = len(labels) - offset == IMAGENET_CLASSES
     samples, unknown = [], []
     for folder in classes:
         key = _normalise(folder)
@@ -100,13 +138,19 @@ def list_samples(images: str, labels: list[str], ground_truth: str | None = None
             index = lookup[key]
         elif folder.isdigit() and int(folder) + offset < len(labels):
             index = int(folder) + offset
+        elif imagenet and _SYNSET.match(folder) and folder in imagenet_synsets():
+            index = imagenet_synsets()[folder] + offset
         else:
             unknown.append(folder)
             continue
         samples += [(path, index) for path in image_files(os.path.join(images, folder))]
     if unknown:
         shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-        raise DatasetError(f"{len(unknown)} class folder(s) match no label in the labels file: {shown}")
+        hint = ""
+        if not imagenet and any(_SYNSET.match(u) for u in unknown):
+            hint = (f" (ImageNet synset folders such as {next(u for u in unknown if _SYNSET.match(u))} name "
+                    f"ImageNet classes: they need a 1000- or 1001-output ImageNet model, this one has {len(labels)})")
+        raise DatasetError(f"{len(unknown)} class folder(s) match no label in the labels file: {shown}{hint}")
     if not samples:
         raise DatasetError(f"no images in the class folders of {images}")
     return samples
@@ -158,6 +202,11 @@ def evaluate(
 ) -> EvalReport:
     model = load_interpreter(model_path, runtime=runtime, threads=threads, xnnpack=xnnpack)
     label_list = load_labels(labels, model.classes)
+    notes = []
+    if ground_truth is None:
+        ground_truth = find_ground_truth(images)
+        if ground_truth is not None:
+            notes.append(f"using {ground_truth} as the ground truth (found in the image folder)")
     samples = list_samples(images, label_list, ground_truth)
     if limit is not None:
         samples = samples[:limit]
@@ -188,4 +237,5 @@ def evaluate(
         model=os.path.abspath(model_path), dataset=os.path.abspath(images), count=count,
         top1=hits1 / count, top5=hits5 / count, per_class=per_class, unreadable=unreadable,
         seconds=time.perf_counter() - started, environment=environment(model), crop=crop, keep_aspect=keep_aspect,
+        ground_truth=None if ground_truth is None else os.path.abspath(ground_truth), notes=notes,
     )

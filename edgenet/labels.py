@@ -57,8 +57,11 @@ def align_labels(labels: list[str], classes: int, source: str = "labels") -> lis
 
 
 def load_labels(path: str | None, classes: int) -> list[str]:
-    """Labels for a model with ``classes`` outputs; without a file, ``class N`` names."""
+    """Labels for a model with ``classes`` outputs; without a file, ``class N`` names (for 1001
+    outputs, ``background`` and then ImageNet's ``class 0`` to ``class 999``)."""
     if path is None:
+        if classes == 1001:
+            return [BACKGROUND] + [f"class {i}" for i in range(1000)]
         return [f"class {i}" for i in range(classes)]
     return align_labels(read_labels_file(path), classes, source=path)
 

@@ -118,3 +118,78 @@ def test_eval_cli_writes_json(reference, tmp_path):
     assert "top-1" in result.stdout
     data = json.loads(out.read_text())
     assert data["count"] == 100 and len(data["per_class"]) == 100 and 0.64 <= data["top1"] <= 0.8
+
+
+def test_ground_truth_csv_in_a_flat_folder_is_used_and_said_once(tmp_path, tiny_model, tiny_labels):
+    rng = np.random.default_rng(13)
+    rows = ["file,class_index"]
+    for i, label in enumerate(LABELS):
+        cv2.imwrite(str(tmp_path / f"img{i}.png"), draw(label, rng))
+        rows.append(f"img{i}.png,{i}")
+    (tmp_path / "ground_truth.csv").write_text("\n".join(rows) + "\n")
+    report = evaluate(str(tiny_model), str(tmp_path), labels=str(tiny_labels))
+    assert report.count == 10 and report.top1 >= 0.8
+    assert report.ground_truth == str(tmp_path / "ground_truth.csv")
+    assert report.notes == [f"using {tmp_path / 'ground_truth.csv'} as the ground truth (found in the image folder)"]
+    done = subprocess.run(
+        [sys.executable, "-m", "edgenet", "eval", "--model", str(tiny_model), "--labels", str(tiny_labels),
+         "--images", str(tmp_path), "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    said = [line for line in done.stderr.splitlines() if "ground_truth.csv" in line]
+    assert said == [f"edgenet: note: using {tmp_path / 'ground_truth.csv'} as the ground truth (found in the image folder)"]
+    assert json.loads(done.stdout)["count"] == 10
+
+
+def test_imagenet_synset_folders_are_classes(tmp_path):
+    imagenet = ["tench, Tinca tinca", "goldfish, Carassius auratus"] + [f"label {i}" for i in range(2, 1000)]
+    for name in ("n01440764", "n01443537", "n15075141"):  # class 0, class 1, the last class (toilet tissue)
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "a.jpg").write_bytes(b"")
+    got = dict((p.split("/")[-2], i) for p, i in list_samples(str(tmp_path), ["background"] + imagenet))
+    assert got == {"n01440764": 1, "n01443537": 2, "n15075141": 1000}
+    got = dict((p.split("/")[-2], i) for p, i in list_samples(str(tmp_path), imagenet))
+    assert got == {"n01440764": 0, "n01443537": 1, "n15075141": 999}
+    # A model of 10 classes has no synsets: say why the folders do not match.
+    with pytest.raises(DatasetError, match=r"3 class folder\(s\) match no label.*synset folders such as n01440764.*"
+                                           r"1000- or 1001-output ImageNet model, this one has 10"):
+        list_samples(str(tmp_path), [f"c{i}" for i in range(10)])
+    (tmp_path / "n99999999").mkdir()  # looks like a synset, is not one of ImageNet's 1000
+    with pytest.raises(DatasetError, match=r"1 class folder\(s\) match no label in the labels file: n99999999$"):
+        list_samples(str(tmp_path), imagenet)
+
+
+def test_the_shipped_synsets_agree_with_the_reference_ground_truth(reference):
+    import csv
+
+    from edgenet.evaluate import imagenet_synsets
+
+    synsets = imagenet_synsets()
+    assert len(synsets) == 1000 and list(synsets) == sorted(synsets)
+    with open(reference / "imagenet-100" / "ground_truth.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 100
+    assert all(synsets[r["synset"]] == int(r["class_index"]) for r in rows)
+
+
+def test_official_model_on_imagenet_100_as_synset_folders_and_flat(reference, tmp_path):
+    """The same 100 images as an ImageFolder of synset folders and as the flat folder with its
+    ground_truth.csv found automatically: the same images, the same classes, the same top-1."""
+    import csv
+    import shutil
+
+    src = reference / "imagenet-100"
+    with open(src / "ground_truth.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        (tmp_path / r["synset"]).mkdir(exist_ok=True)
+        shutil.copyfile(src / r["file"], tmp_path / r["synset"] / r["file"])
+    model, labels = str(reference / "mobilenet_v1_0.5_160_quant.tflite"), str(reference / "imagenet_labels.txt")
+    folders = evaluate(model, str(tmp_path), labels=labels, threads=2)
+    flat = evaluate(model, str(src), labels=labels, threads=2)
+    assert folders.count == flat.count == 100
+    assert flat.ground_truth == str(src / "ground_truth.csv") and folders.ground_truth is None
+    assert folders.top1 == flat.top1 and folders.top5 == flat.top5 and 0.64 <= flat.top1 <= 0.80
+    assert folders.per_class == flat.per_class
+    # Without a labels file the 1001 outputs are background + ImageNet's class 0..999; synsets still match.
+    unlabelled = evaluate(model, str(tmp_path), threads=2)
+    assert unlabelled.top1 == folders.top1 and "class 0" in unlabelled.per_class  # n01440764, the tench

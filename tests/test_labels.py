@@ -51,3 +51,8 @@ def test_reference_imagenet_labels(reference):
     assert labels[0] == "background" and len(labels) == 1001
     as_1000 = align_labels(labels, 1000)
     assert as_1000[0] == labels[1]
+
+
+def test_a_1001_output_model_without_labels_has_background_first():
+    labels = load_labels(None, 1001)
+    assert labels[0] == "background" and labels[1] == "class 0" and labels[1000] == "class 999" and len(labels) == 1001

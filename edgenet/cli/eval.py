@@ -13,13 +13,14 @@ def register(sub) -> None:
     p = sub.add_parser(
         "eval",
         help="top-1/top-5 accuracy of a model on a labelled image folder",
-        description="Accuracy on an ImageFolder (one sub-folder per class) or a flat folder with a "
-        "file,class_index CSV (class_index without background).",
+        description="Accuracy on an ImageFolder (one sub-folder per class, named by label, class number "
+        "or ImageNet synset) or a flat folder with a file,class_index CSV (class_index without background; "
+        "a ground_truth.csv inside the folder is used when --ground-truth is not given).",
     )
     p.add_argument("--model", required=True, help=".tflite classifier")
     p.add_argument("--labels", help="labels file (needed to match class folder names)")
     p.add_argument("--images", required=True, metavar="DIR", help="image folder")
-    p.add_argument("--ground-truth", metavar="CSV", help="file,class_index CSV for a flat folder")
+    p.add_argument("--ground-truth", metavar="CSV", help="file,class_index CSV for a flat folder (default: its ground_truth.csv)")
     p.add_argument("--crop", type=float, default=0.875, help="central crop fraction (default 0.875)")
     p.add_argument("--stretch", action="store_true",
                    help="crop 87.5%% of each side and stretch to the model's shape (TF-slim's eval protocol) "
@@ -39,6 +40,8 @@ def handle(args: argparse.Namespace) -> int:
         args.model, args.images, labels=args.labels, ground_truth=args.ground_truth, runtime=args.runtime,
         threads=args.threads, xnnpack=args.xnnpack, crop=args.crop, keep_aspect=not args.stretch, limit=args.limit,
     )
+    for note in report.notes:
+        print(f"edgenet: note: {note}", file=sys.stderr)
     data = report.as_dict()
     if args.output:
         with open(args.output, "w") as f:
