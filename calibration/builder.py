@@ -27,10 +27,9 @@ class WeightsError(EdgenetError):
 
 
 def _keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
+    from calibration.quiet import keras
 
-    return keras
+    return keras()
 
 
 def mobilenet_v1(

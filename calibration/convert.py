@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from calibration.quiet import native_chatter_filtered, tensorflow
 from edgenet.errors import UsageError
 from edgenet.outputs import check_output_path
 from edgenet.labels import read_labels_file
@@ -104,7 +105,7 @@ def split_holdout(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.nd
 
 
 def _converter(model, samples: np.ndarray | None, per_channel: bool):
-    import tensorflow as tf
+    tf = tensorflow()
 
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     if samples is not None:
@@ -132,30 +133,28 @@ def quiet_stdout():
 def to_tflite(model, samples: np.ndarray | None, io: str = "int8", per_channel: bool = True) -> bytes:
     """Convert a batch-1 Keras model: full int8 with ``io`` input/output when ``samples`` (the
     representative dataset, (N, H, W, 3) float32) are given, else float32."""
-    import tensorflow as tf
-
+    tf = tensorflow()
     if samples is not None and len(samples) == 0:
         raise UsageError("no calibration samples to convert with")
     conv = _converter(model, samples, per_channel)
     if samples is not None:
         conv.inference_input_type = getattr(tf, io)
         conv.inference_output_type = getattr(tf, io)
-    with quiet_stdout():
+    with quiet_stdout(), native_chatter_filtered():
         return conv.convert()
 
 
 def quantization_debug_table(model, samples: np.ndarray, per_channel: bool = True, rows: int | None = None) -> list[dict]:
     """Per-layer int8 error from TensorFlow's QuantizationDebugger, worst first (by RMSE / scale,
     i.e. error in units of the layer's own quantization step)."""
-    import tensorflow as tf
-
+    tf = tensorflow()
     conv = _converter(model, samples, per_channel)  # float I/O: the debugger compares float tensors
 
     def dataset():
         for x in samples:
             yield [x[None].astype(np.float32)]
 
-    with quiet_stdout():
+    with quiet_stdout(), native_chatter_filtered():
         debugger = tf.lite.experimental.QuantizationDebugger(converter=conv, debug_dataset=dataset)
         debugger.run()
     buf = io.StringIO()
@@ -207,7 +206,8 @@ def runtime_scores(model_path: str, samples: np.ndarray) -> np.ndarray:
     scale and zero point, as ``edgenet.preprocess`` does for camera frames)."""
     from edgenet.runtime import load_interpreter
 
-    m = load_interpreter(model_path, threads=None)
+    with native_chatter_filtered():  # LiteRT announces XNNPACK on the first load
+        m = load_interpreter(model_path, threads=None)
     spec = m.input_spec
     out = []
     for x in samples:
@@ -265,7 +265,8 @@ def build_model(config: BuildConfig) -> BuildReport:
 
     from edgenet.runtime import load_interpreter
 
-    loaded = load_interpreter(str(out), threads=None).describe()
+    with native_chatter_filtered():
+        loaded = load_interpreter(str(out), threads=None).describe()
     report = {
         "model": str(out.resolve()), "labels": str(lab.resolve()), "variant": config.variant.name,
         "alpha": config.alpha, "resolution": config.resolution, "classes": classes,

@@ -61,8 +61,9 @@ def build_variant(variant: Variant, path: str | os.PathLike, *, weights: str = "
             raise UsageError(f"an int8 build of {variant.name} needs calibration samples")
         if samples.shape[1:] != (variant.resolution, variant.resolution, 3):
             raise UsageError(f"calibration samples are {samples.shape[1]} px but {variant.name} needs {variant.resolution} px")
-    import keras
+    from calibration.quiet import keras
 
+    keras = keras()
     model = mobilenet_v1(variant.alpha, variant.resolution, classes, weights, seed=seed)
     data = to_tflite(model, samples if precision == "int8" else None, io, per_channel)
     keras.backend.clear_session()  # 16 models in one process: drop the previous graphs

@@ -109,7 +109,9 @@ def load_image_folder(root: str, resolution: int, crop: float = DEFAULT_CROP) ->
 
 
 def augmentation(seed: int):
-    import keras
+    from calibration.quiet import keras
+
+    keras = keras()
 
     return keras.Sequential([
         keras.layers.RandomFlip("horizontal", seed=seed),
@@ -141,8 +143,9 @@ def _start_model(config: TrainConfig, classes: int, log: Callable[[str], None]):
 def train(config: TrainConfig, progress: Callable[[int, int, dict], None] | None = None,
           log: Callable[[str], None] = lambda m: None) -> TrainResult:
     """Fine-tune and save ``config.output`` (+ labels and a history JSON beside it)."""
-    import keras
-    import tensorflow as tf
+    from calibration.quiet import keras, tensorflow
+
+    tf, keras = tensorflow(), keras()
 
     started = time.perf_counter()
     xs, ys, classes = load_image_folder(config.data, config.resolution, config.crop)

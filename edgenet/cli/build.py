@@ -71,9 +71,7 @@ def handle(args: argparse.Namespace) -> int:
             (f, fs), (s2, ss), (qn, qs) = row["float"], row["float_second"], row["quantized"]
             print(f"  sample {row['sample']}: float {f} {fs:.2f} (then {s2} {ss:.2f}), {d['precision']} {qn} {qs:.2f}")
         if q["top1_agreement"] < AGREEMENT_GOAL and d["precision"] == "int8":
-            print(f"edgenet: warning: agreement is below {AGREEMENT_GOAL:.0%}: if the float model's top two are close on "
-                  "those samples (above), train it longer or on more data; if it was confident, calibrate on "
-                  "more (and more varied) samples and try --debug", file=sys.stderr)
+            print(_agreement_advice(d["weights"]), file=sys.stderr)
     if d.get("debug_layers"):
         from rich.console import Console
         from rich.table import Table
@@ -85,6 +83,19 @@ def handle(args: argparse.Namespace) -> int:
             t.add_row(row["op"], row["tensor"][-60:], f"{row['rmse_per_scale'] or 0:.3f}", f"{row['max_abs_error']:.4g}")
         Console().print(t)
     return 0
+
+
+def _agreement_advice(weights: str) -> str:
+    if weights == "random":
+        # Nothing to train longer: an untrained network scores every class about the same, and int8
+        # rounding reorders near-ties. The number says nothing about a trained model's conversion.
+        return (f"edgenet: note: agreement is below {AGREEMENT_GOAL:.0%} because the weights are random (--weights "
+                "random, the default): an untrained network scores every class about the same and int8 rounding "
+                "reorders them; to judge the int8 conversion, build from trained weights (`edgenet train`, then "
+                "--weights MODEL.keras) or --weights imagenet")
+    return (f"edgenet: warning: agreement is below {AGREEMENT_GOAL:.0%}: if the float model's top two are close on "
+            "those samples (above), train it longer or on more data; if it was confident, calibrate on "
+            "more (and more varied) samples and try --debug")
 
 
 def _grid(args: argparse.Namespace) -> int:
