@@ -103,6 +103,8 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> DemoResu
                                         f"validation {logs.get('val_accuracy', 0):.3f}"),
         log=lambda m: log(f"      {m}"),
     )
+    for warning in trained.warnings:
+        log(f"      warning: {warning}")
     step("train")
 
     log(f"[3/6] calibrating on {config.calibration_count} new pictures (edgenet's own preprocessing)")

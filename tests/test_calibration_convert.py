@@ -189,3 +189,40 @@ def test_build_cli_prints_agreement_and_warns_below_the_goal(trained, tmp_path):
         "conversion, build from trained weights (`edgenet train`, then --weights MODEL.keras) or --weights imagenet"]
     first = report["disagreeing"][0]
     assert f"  sample {first['sample']}: float {first['float'][0]} {first['float'][1]:.2f}" in r.stdout
+
+
+def test_train_cli_warns_and_exits_1_when_the_model_is_no_better_than_chance(tmp_path):
+    """Four classes of pure noise cannot be learned: the model is saved, the verb says so and what to
+    try, and exits 1; nothing else reaches stderr (no TensorFlow or Keras chatter)."""
+    import cv2
+
+    from calibration.train import no_better_than_chance
+
+    rng = np.random.default_rng(5)
+    for name in ("a", "b", "c", "d"):
+        (tmp_path / "noise" / name).mkdir(parents=True)
+        for i in range(20):
+            cv2.imwrite(str(tmp_path / "noise" / name / f"{i}.png"), rng.integers(0, 256, (40, 40, 3), np.uint8))
+    out = tmp_path / "noise.keras"
+    r = cli("train", "--data", str(tmp_path / "noise"), "--resolution", "32", "--epochs", "1", "--no-augment", "--weights", "random",
+            "--validation-split", "0.25", "-o", str(out))
+    assert r.returncode == 1, r.stderr
+    assert out.is_file() and out.with_name("noise.labels.txt").read_text().split() == ["a", "b", "c", "d"]
+    summary = json.loads(out.with_name("noise.train.json").read_text())
+    acc = summary["val_accuracy"]
+    assert summary["val_samples"] == 20 and no_better_than_chance(acc, 4, 20)
+    assert r.stderr.splitlines() == [
+        f"edgenet: warning: validation accuracy {acc:.1%} is no better than chance (25.0% for 4 classes, on 20 "
+        "validation images): the saved model has learned nothing usable. Try more epochs (--epochs), more images "
+        "per class (now 20 to 20), a lower --learning-rate, or check that each class folder holds pictures of its class"]
+    assert summary["warnings"] == [r.stderr.splitlines()[0].removeprefix("edgenet: warning: ")]
+    assert f"validation accuracy {acc:.1%}" in r.stdout
+
+
+def test_chance_threshold_allows_for_a_small_validation_set():
+    from calibration.train import no_better_than_chance
+
+    assert no_better_than_chance(0.094, 4, 32)  # the new user's 9.4 % on 4 classes
+    assert no_better_than_chance(0.40, 4, 20) and not no_better_than_chance(0.50, 4, 20)  # threshold 44.4 %
+    assert not no_better_than_chance(0.30, 4, 10000)  # many images: 30 % is clearly above 25 %
+    assert not no_better_than_chance(0.97, 10, 375)

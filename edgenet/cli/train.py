@@ -15,7 +15,8 @@ def register(sub) -> None:
         help="fine-tune a MobileNet V1 variant on an ImageFolder of your classes (.keras for `edgenet build`)",
         description="Train on DIR/<class>/<images> with augmentation and a validation split, from ImageNet "
         "weights when they can be downloaded (else from scratch). Saves a .keras, its labels "
-        "(NAME.labels.txt) and the training history (NAME.train.json).",
+        "(NAME.labels.txt) and the training history (NAME.train.json). Exit code 1 when the model is no "
+        "better than chance on the validation images (it is saved anyway, with a warning).",
     )
     p.add_argument("--data", required=True, metavar="DIR", help="ImageFolder: one sub-folder of images per class")
     p.add_argument("--alpha", type=float, default=0.25, help="width multiplier (default 0.25)")
@@ -49,11 +50,14 @@ def handle(args: argparse.Namespace) -> int:
                     max_seconds=args.max_seconds),
         progress=progress, log=lambda m: print(f"edgenet: note: {m}", file=sys.stderr),
     )
+    code = 1 if result.warnings else 0
     if args.json:
         json.dump(result.as_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")
-        return 0
-    acc = f", validation accuracy {result.val_accuracy:.1%}" if result.val_accuracy is not None else ""
-    print(f"wrote {result.model} ({len(result.classes)} classes, {result.train_samples} training images, "
-          f"from {result.weights} weights{acc}) and {result.labels}")
-    return 0
+    else:
+        acc = f", validation accuracy {result.val_accuracy:.1%}" if result.val_accuracy is not None else ""
+        print(f"wrote {result.model} ({len(result.classes)} classes, {result.train_samples} training images, "
+              f"from {result.weights} weights{acc}) and {result.labels}")
+    for warning in result.warnings:
+        print(f"edgenet: warning: {warning}", file=sys.stderr)
+    return code
