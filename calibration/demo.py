@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ class DemoConfig:
     frames: int = 240  # loop frames (clip length, or camera frames)
     threads: int | None = None
     seed: int = 0
+    keep: bool = False  # keep the drawings, clip and samples of a temporary workdir (a given workdir is never tidied)
 
     def __post_init__(self) -> None:
         Variant(self.alpha, self.resolution)
@@ -62,23 +64,87 @@ class DemoResult:
     agreement: dict
     loop: dict
     seconds: dict = field(default_factory=dict)
+    removed_bytes: int = 0  # what tidying a temporary workdir freed (0: nothing removed)
+    kept_bytes: int = 0
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("workdir", "model", "float_model", "labels", "float_top1", "int8_top1",
-                                                "test_images", "agreement", "loop", "seconds")}
+                                                "test_images", "agreement", "loop", "seconds", "removed_bytes",
+                                                "kept_bytes")}
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def tidy_workdir(work: Path, keep: set[str]) -> tuple[int, int]:
+    """Remove everything in ``work`` but the ``keep`` paths; (bytes removed, bytes kept)."""
+    removed = kept = 0
+    for entry in work.iterdir():
+        size = _size(entry)
+        if str(entry) in keep:
+            kept += size
+            continue
+        removed += size
+        shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+    return removed, kept
+
+
+def check_camera(index: int) -> str:
+    """The camera's source URI, once it has given a frame: a missing camera is found before training."""
+    from edgenet.errors import SourceError, SourceLost
+    from edgenet.board.camera import camera_uri
+    from edgenet.sources import open_source
+
+    uri = camera_uri(index)
+    with open_source(uri) as source:
+        try:
+            frame = source.read()
+        except SourceLost as exc:
+            frame, why = None, str(exc)
+        else:
+            why = "no frame"
+        if frame is None:
+            raise SourceError(f"{source.name} opened but gave no frame ({why}); check the camera, "
+                              f"or run the demo without --camera (it then uses a generated clip)")
+    return uri
 
 
 def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
+    """Every step in ``config.workdir``, or in a temporary folder that is tidied at the end to the
+    models, labels and build reports (all of it on failure) unless ``config.keep``."""
+    from calibration.convert import labels_path, report_path
+
+    # Before minutes of training: the camera must answer now, not after.
+    camera = check_camera(config.camera) if config.camera is not None else None
+    temporary = config.workdir is None
+    work = Path(config.workdir or tempfile.mkdtemp(prefix="edgenet-demo-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        result = _run_steps(config, work, camera, log)
+    except BaseException:
+        if temporary and not config.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+    if temporary and not config.keep:
+        # 60-70 MB of drawings, clip and samples in /tmp per run otherwise; the models stay for `edgenet run`.
+        keep = {result.model, result.float_model, result.labels}
+        keep |= {str(labels_path(m)) for m in (result.model, result.float_model)}
+        keep |= {str(report_path(m)) for m in (result.model, result.float_model)}
+        result.removed_bytes, result.kept_bytes = tidy_workdir(work, keep)
+    return result
+
+
+def _run_steps(config: DemoConfig, work: Path, camera: str | None, log: Callable[[str], None]) -> DemoResult:
     from calibration.convert import BuildConfig, build_model
     from edgenet.representative import calibrate_to_file
     from calibration.synthetic import LABELS, write_clip, write_image_folder
     from calibration.train import TrainConfig, train
     from edgenet.evaluate import evaluate
     from edgenet.pipeline import RunConfig, run_pipeline
-    from edgenet.board.camera import camera_uri
 
-    work = Path(config.workdir or tempfile.mkdtemp(prefix="edgenet-demo-"))
-    work.mkdir(parents=True, exist_ok=True)
     variant = Variant(config.alpha, config.resolution)
     seconds: dict[str, float] = {}
 
@@ -124,8 +190,8 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> DemoResu
     e_float = evaluate(flt.model, str(work / "test"), labels=flt.labels, threads=config.threads)
     step("evaluate")
 
-    if config.camera is not None:
-        source = camera_uri(config.camera)
+    if camera is not None:
+        source = camera
         log(f"[6/6] live loop on {source} for {config.frames} frames")
     else:
         clip = work / "clip.mp4"

@@ -58,25 +58,43 @@ def test_grid_names_missing_calibration_resolutions(tmp_path):
 
 
 def test_demo_runs_the_real_path_end_to_end(tmp_path):
+    """In a temporary workdir (under TMPDIR), as ./scripts/demo.sh runs it: the whole path, with no
+    TensorFlow chatter on stderr, and at the end only the models, labels and build reports remain."""
+    import os
+
+    from calibration.quiet import CHATTER
+
+    venv_bin = str(Path(sys.prefix) / "bin")
+    path = os.pathsep.join(d for d in os.environ.get("PATH", "").split(os.pathsep) if d != venv_bin)  # not activated
     r = subprocess.run(
-        [sys.executable, "-m", "edgenet", "demo", "--workdir", str(tmp_path / "demo"), "--resolution", "64",
+        [sys.executable, "-m", "edgenet", "demo", "--resolution", "64",
          "--per-class", "40", "--epochs", "5", "--frames", "40", "--threads", "2", "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=400,
+        cwd=ROOT, capture_output=True, text=True, timeout=400, env={**os.environ, "TMPDIR": str(tmp_path), "PATH": path},
     )
     assert r.returncode == 0, r.stderr[-2000:]
     result = json.loads(r.stdout)
-    work = tmp_path / "demo"
+    (work,) = tmp_path.glob("edgenet-demo-*")
     assert Path(result["model"]) == work / "mobilenet_v1_025_64_int8.tflite"
     assert load_interpreter(result["model"], threads=1).input_spec.dtype == "int8"
     assert result["test_images"] == 500  # 50 drawn test pictures x 10 classes
     # calibrated on 300 new drawings (not the training set); 20 % of them held out for the report
-    assert len(list((work / "calibration").rglob("*.png"))) == 300
+    calibration = json.loads((work / "mobilenet_v1_025_64_int8.build.json").read_text())["calibration"]
+    assert calibration["samples"] == 300 and calibration["held_out"] == 60
     assert result["agreement"]["samples"] == 60 and result["agreement"]["disagreements"] == len(result["agreement"]["disagreeing"])
     assert 0.0 <= result["int8_top1"] <= 1.0 and 0.0 <= result["float_top1"] <= 1.0
     assert result["float_top1"] > 0.3  # 5 short epochs from scratch: well above chance (0.1)
     assert abs(result["int8_top1"] - result["float_top1"]) <= 0.15
     assert result["loop"]["frames"] == 40 and result["loop"]["e2e_fps"] > 0
     assert result["loop"]["last_top"][0]["label"] in LABELS
-    assert (work / "clip.mp4").is_file() and (work / "calib_64.npz").is_file()
     for step in ("[1/6]", "[2/6]", "[3/6]", "[4/6]", "[5/6]", "[6/6]"):
         assert step in r.stderr
+    chatter = [line for line in r.stderr.splitlines() if CHATTER.match(line) or "Warning" in line or "WARNING" in line]
+    assert chatter == []
+    # Tidied: the drawings, clip, samples and .keras (tens of MB) are gone; what `edgenet run` needs stays.
+    stems = ("mobilenet_v1_025_64_int8", "mobilenet_v1_025_64_float")
+    assert sorted(p.name for p in work.iterdir()) == sorted(
+        f"{stem}{ext}" for stem in stems for ext in (".tflite", ".labels.txt", ".build.json"))
+    assert result["removed_bytes"] > 10e6 and 0 < result["kept_bytes"] < 2e6
+    assert result["kept_bytes"] == sum(p.stat().st_size for p in work.iterdir())
+    assert result["run_command"] == (f"{Path(sys.prefix) / 'bin' / 'edgenet'} run --model {result['model']} "
+                                     f"--labels {result['labels']} --camera 0")
