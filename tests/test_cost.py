@@ -116,3 +116,30 @@ def test_info_cli_json_and_errors():
     bad = subprocess.run([sys.executable, "-m", "edgenet", "info", "--resolution", "100"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and bad.stderr.strip() == "edgenet: error: resolution must be a multiple of 8 and at least 32, got 100"
+
+
+def test_the_numbers_quoted_in_docs_cost_model_are_what_the_code_returns():
+    """docs/cost-model.md quotes the cost model; every number it gives as this model's is recomputed."""
+    import re
+
+    from tests.conftest import ROOT
+
+    doc = (ROOT / "docs" / "cost-model.md").read_text()
+    c = mobilenet_v1_cost(0.5, 160)
+    m = re.search(r"cost\.mult_adds, cost\.params +# ([\d_]+), ([\d_]+)", doc)
+    assert (int(m.group(1)), int(m.group(2))) == (c.mult_adds, c.params)
+    rows = re.findall(r"^\| ([\d.]+) / (\d+) \| ([\d.]+) M(?:, ([\d.]+) M)?", doc, re.M)
+    assert len(rows) == 7
+    for alpha, resolution, mult_adds, params in rows:
+        cost = mobilenet_v1_cost(float(alpha), int(resolution))
+        assert mult_adds == f"{cost.mult_adds / 1e6:.1f}" and params in ("", f"{cost.params / 1e6:.2f}")
+    full = mobilenet_v1_cost(1.0, 224, full_convolution=True)
+    assert f"| full-conv 1.0 / 224 | {full.mult_adds / 1e6:.0f} M, {full.params / 1e6:.1f} M params |" in doc
+    c = mobilenet_v1_cost(1.0, 224)
+    shares = {t: tuple(f"{v * 100:.2f}" for v in c.share(t)) for t in ("pointwise1x1", "depthwise3x3", "fc")}
+    assert (f"1×1 {shares['pointwise1x1'][0]} % / {shares['pointwise1x1'][1]} %, depthwise "
+            f"{shares['depthwise3x3'][0]} % /\n{shares['depthwise3x3'][1]} %, FC {shares['fc'][0]} % / {shares['fc'][1]} %") in doc
+    ratios = [layer.separable_ratio for layer in c.layers if layer.separable_ratio]
+    assert f"i.e. {min(ratios):.2f}–{max(ratios):.2f} at α 1.0" in doc
+    small = [layer.separable_ratio for layer in mobilenet_v1_cost(0.25, 224).layers if layer.separable_ratio]
+    assert f"(up to {max(small):.2f} at α 0.25" in doc
