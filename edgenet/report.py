@@ -9,11 +9,12 @@ from rich.console import Console
 from rich.table import Table
 
 
-def make_console(file: IO[str] | None = None) -> Console:
+def make_console(file: IO[str] | None = None, width: int | None = None) -> Console:
     """A rich console; when output is not a terminal (a pipe, a log file on a board), tables get
-    a fixed generous width instead of rich's 80 columns, so nothing is truncated."""
+    a fixed generous width instead of rich's 80 columns, so nothing is truncated. ``width`` forces one."""
     stream = file or sys.stdout
-    width = None if stream.isatty() else 160
+    if width is None:
+        width = None if stream.isatty() else 160
     return Console(file=file, highlight=False, soft_wrap=True, width=width)
 
 
@@ -34,7 +35,8 @@ def print_run_summary(summary, file: IO[str] | None = None) -> None:
     console.print(table)
     console.print(
         f"runtime {env.get('runtime')} {env.get('runtime_version')} | XNNPACK {'on' if env.get('xnnpack') else 'off'} | "
-        f"threads {env.get('threads')} | {env.get('cpu')} ({env.get('cores')} cores) | "
+        + (f"{env['io']} I/O | " if env.get("io") else "")
+        + f"threads {env.get('threads')} | {env.get('cpu')} ({env.get('cores')} cores) | "
         f"Python {env.get('python')}" + (f" | {env['board']}" if env.get("board") else "")
     )
 

@@ -94,3 +94,11 @@ def test_help_lists_the_verbs():
     assert result.returncode == 0
     for verb in ("run", "eval"):
         assert verb in result.stdout
+
+
+@pytest.mark.parametrize("kind", ["uint8", "int8", "float32"])
+def test_run_summary_names_the_model_io_type(kind):
+    model = FIXTURES / f"mobilenet_v1_025_64_{'float' if kind == 'float32' else kind}.tflite"
+    result = edgenet("run", "--model", str(model), "--source", "pattern://?frames=3", "--headless", "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    assert f"XNNPACK on | {kind} I/O | threads 1" in result.stdout

@@ -19,7 +19,7 @@ FIXTURES = ROOT / "tests" / "fixtures"
 QUICK = ["--min-runs", "5", "--min-time", "0.05", "--warmup", "1"]
 
 TOP_KEYS = {"schema", "wall_seconds", "config", "environment", "notes", "fits", "results", "float_vs_int8", "choice"}
-ROW_KEYS = {"model", "name", "variant", "alpha", "resolution", "precision", "threads", "mult_adds", "accuracy",
+ROW_KEYS = {"model", "name", "variant", "alpha", "resolution", "precision", "io", "threads", "mult_adds", "accuracy",
             "accuracy_source", "measured", "skipped", "seed", "latency_ms", "fps", "load_ms", "first_run_ms", "runs",
             "outliers", "xnnpack", "predicted_ms", "predicted_fps", "prediction_error", "e2e", "sustained"}
 LATENCY_KEYS = {"count", "mean_ms", "median_ms", "p90_ms", "p99_ms", "std_ms", "min_ms", "max_ms", "outliers", "fps"}

@@ -107,3 +107,26 @@ def test_grid_builds_a_missing_model_with_tensorflow(tmp_path):
     logs.clear()
     grid_models(tmp_path, ("int8",), builder=build_latency_model, only=[Variant(0.25, 128)], log=logs.append)
     assert logs == []
+
+
+def test_uint8_models_are_shown_as_uint8(tmp_path, tiny_model):
+    """Google's official quantized models have uint8 input and output; tables say so, not int8."""
+    import io as text_io
+
+    from edgenet.profiler.table import print_profile
+
+    shown = {kind: model_entry(str(tiny_model.with_name(f"mobilenet_v1_025_64_{kind}.tflite")))
+             for kind in ("uint8", "int8", "float")}
+    assert {k: (e.precision, e.io, e.shown_precision) for k, e in shown.items()} == {
+        "uint8": ("int8", "uint8", "uint8"), "int8": ("int8", "int8", "int8"), "float": ("float32", "float32", "f32")}
+    for kind in ("uint8", "float"):
+        shutil.copy(tiny_model.with_name(f"mobilenet_v1_025_64_{kind}.tflite"), tmp_path)
+    report = profile(ProfileConfig(models=str(tmp_path), threads=(1,), measure=MeasureOptions(min_runs=5, min_time=0.02,
+                                                                                              warmup=1)), log=lambda m: None)
+    assert [r.as_dict()["io"] for r in report.rows] == ["float32", "uint8"]
+    out = text_io.StringIO()
+    print_profile(report, file=out)
+    rows = [line.replace("│", " ").split() for line in out.getvalue().splitlines() if "mobilenet_v1_025_64_" in line]
+    assert [(r[0], r[1]) for r in rows[:2]] == [("mobilenet_v1_025_64_float", "f32"), ("mobilenet_v1_025_64_uint8", "uint8")]
+    assert "uint8 vs float32, mobilenet_v1_025_64_uint8 @ 1 thread(s): " in out.getvalue()
+    assert "(uint8 x" in out.getvalue() and "int8 vs" not in out.getvalue().replace("uint8 vs", "")

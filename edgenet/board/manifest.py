@@ -70,6 +70,8 @@ def environment(model: Any = None, *, probe: ThermalProbe | None = None, runtime
         "xnnpack": xnnpack,
         "threads": threads,
     }
+    if model is not None:
+        env["io"] = model.input_spec.dtype  # uint8 for Google's official quantized models, int8 for ours
     if probe is not None:
         governors = sorted(set(probe.governors().values()))
         max_freqs = sorted(set(probe.max_frequencies().values()))

@@ -59,35 +59,39 @@ def _grid_row(v, cost) -> dict:
     }
 
 
-def _print_grid(rows) -> None:
-    from rich.table import Table
-
+def _print_grid(rows, width: int | None = None) -> None:
     from edgenet.report import make_console
+    from edgenet.tables import Column, print_table
 
-    table = Table(title="MobileNet V1: the 16 standard variants (ImageNet top-1 of the official float and 8-bit .tflite files)")
-    for col in ("variant", "alpha", "input", "M mult-adds", "M params", "slim M MACs", "top-1 float", "top-1 int8"):
-        table.add_column(col, justify="left" if col == "variant" else "right")
+    # The published 8-bit numbers are those of Google's quantization-aware trained .tflite files,
+    # whose input and output are uint8 (the reference models), not of an int8 build of ours.
+    columns = [Column("variant", justify="left", key=True)] + [
+        Column(h) for h in ("alpha", "input", "M mult-adds", "M params", "slim M MACs", "top-1 float", "top-1 uint8")]
+    cells = []
     for v, c in rows:
         p = v.published
-        table.add_row(v.name, f"{v.alpha:.2f}", str(v.resolution), f"{c.mult_adds / 1e6:.1f}", f"{c.params / 1e6:.2f}",
-                      str(p.million_macs), f"{p.top1_float:.1f}", f"{p.top1_quant:.1f}")
-    make_console().print(table)
+        cells.append([v.name, f"{v.alpha:.2f}", str(v.resolution), f"{c.mult_adds / 1e6:.1f}", f"{c.params / 1e6:.2f}",
+                      str(p.million_macs), f"{p.top1_float:.1f}", f"{p.top1_quant:.1f}"])
+    print_table(make_console(width=width), "MobileNet V1 variants: top-1 of the official float and uint8 .tflite files",
+                columns, cells)
 
 
-def _print_layers(cost, full) -> None:
+def _print_layers(cost, full, width: int | None = None) -> None:
     from rich.table import Table
 
     from edgenet.report import make_console
+    from edgenet.tables import Column, print_table
 
-    console = make_console()
-    table = Table(title=f"MobileNet V1 alpha {cost.alpha:g}, {cost.resolution}x{cost.resolution}, {cost.classes} classes")
-    for col in ("layer", "type / stride", "input", "output", "mult-adds", "params", "vs std conv"):
-        table.add_column(col, justify="left" if col in ("layer", "type / stride") else "right")
+    console = make_console(width=width)
+    columns = [Column("layer", justify="left", key=True), Column("type / stride", justify="left"), Column("input"),
+               Column("output"), Column("mult-adds"), Column("params"), Column("vs std conv")]
+    cells = []
     for layer in cost.layers:
         ratio = f"{layer.separable_ratio:.3f}" if layer.separable_ratio and layer.type == "pointwise1x1" else ""
-        table.add_row(layer.name, f"{layer.type} /s{layer.stride}", "x".join(map(str, layer.input_shape)),
-                      "x".join(map(str, layer.output_shape)), f"{layer.mult_adds:,}", f"{layer.params:,}", ratio)
-    console.print(table)
+        cells.append([layer.name, f"{layer.type} /s{layer.stride}", "x".join(map(str, layer.input_shape)),
+                      "x".join(map(str, layer.output_shape)), f"{layer.mult_adds:,}", f"{layer.params:,}", ratio])
+    print_table(console, f"MobileNet V1 alpha {cost.alpha:g}, {cost.resolution}x{cost.resolution}, {cost.classes} classes",
+                columns, cells)
     split = Table(title="by layer type (paper Table 2)")
     for col in ("type", "mult-adds", "params"):
         split.add_column(col, justify="left" if col == "type" else "right")

@@ -30,6 +30,14 @@ class ModelEntry:
     precision: str  # "int8" (any 8-bit quantized model) or "float32"
     mult_adds: int | None
     classes: int | None = None
+    io: str | None = None  # the input tensor's type ("uint8", "int8", "float32") when the model was read
+
+    @property
+    def shown_precision(self) -> str:
+        """What tables call it: uint8 for a quantized model with uint8 I/O (Google's official ones)."""
+        if self.precision == "float32":
+            return "f32"
+        return "uint8" if self.io == "uint8" else "int8"
 
 
 def _precision_from_name(stem: str) -> str | None:
@@ -40,26 +48,26 @@ def _precision_from_name(stem: str) -> str | None:
     return None
 
 
-def _inspect(path: str) -> tuple[str, int]:
-    """(precision, classes) from the model itself, for names without a hint."""
+def _inspect(path: str) -> tuple[str, int, str]:
+    """(precision, classes, input type) from the model itself."""
     from edgenet.runtime import load_interpreter
 
     model = load_interpreter(path, threads=1)
-    return ("float32" if model.input_spec.dtype == "float32" else "int8"), model.classes
+    dtype = model.input_spec.dtype
+    return ("float32" if dtype == "float32" else "int8"), model.classes, dtype
 
 
 def model_entry(path: str) -> ModelEntry:
     check_model_file(path)
     stem = Path(path).stem
     variant = variant_from_model_name(os.path.basename(path))
-    precision, classes = _precision_from_name(stem), None
-    if precision is None or variant is not None:
-        # Classes decide the cost (1000 vs a custom head); one load is ~10 ms, done once.
-        precision_seen, classes = _inspect(path)
-        precision = precision or precision_seen
+    # Classes decide the cost (1000 vs a custom head), the input type what tables call it; one load
+    # is ~10 ms, done once.
+    precision_seen, classes, io = _inspect(path)
+    precision = _precision_from_name(stem) or precision_seen
     # TF-slim/hosted models have 1001 outputs (background); the cost table counts 1000.
     cost_classes = 1000 if classes in (None, 1000, 1001) else classes
-    return ModelEntry(str(path), stem, variant, precision, mult_adds(variant, cost_classes), classes)
+    return ModelEntry(str(path), stem, variant, precision, mult_adds(variant, cost_classes), classes, io)
 
 
 def models_in(folder: str) -> tuple[list[ModelEntry], list[str]]:

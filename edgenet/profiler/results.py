@@ -70,6 +70,7 @@ class ProfileRow:
             "alpha": e.variant.alpha if e.variant else None,
             "resolution": e.variant.resolution if e.variant else None,
             "precision": e.precision,
+            "io": e.io,
             "threads": self.threads,
             "mult_adds": e.mult_adds,
             "accuracy": self.accuracy,
@@ -125,6 +126,7 @@ class ProfileReport:
             other = floats.get((row.entry.variant.name, row.threads))
             if other is not None:
                 pairs.append({"variant": row.entry.variant.name, "threads": row.threads, "int8_model": row.name,
+                              "int8_io": row.entry.io,
                               "float32_model": other.name, "int8_fps": round(row.measurement.fps, 2),
                               "float32_fps": round(other.measurement.fps, 2),
                               "int8_speedup": round(row.measurement.fps / other.measurement.fps, 3)})
