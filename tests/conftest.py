@@ -18,6 +18,9 @@ REFERENCE = Path(os.environ.get("EDGENET_REFERENCE", ROOT.parent / "shared" / "r
 
 def pytest_addoption(parser):
     parser.addoption("--board", action="store_true", default=False, help="run tests that need a real board")
+    parser.addoption("--board-camera", metavar="URI", default=None,
+                     help="board tier: the board's camera (e.g. 0, v4l2://0, csi://0; pattern:// to try the tier "
+                     "without one); its tests skip without it")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -43,6 +46,19 @@ def isolated_ssh(request, monkeypatch, tmp_path):
     monkeypatch.setenv("EDGENET_SSH_CONFIG", str(tmp_path / "ssh_config"))
     monkeypatch.setenv("EDGENET_KNOWN_HOSTS", str(tmp_path / "known_hosts"))
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def board_camera(request) -> str:
+    """The source URI given with --board-camera (a bare number means --camera N); skips without it."""
+    uri = request.config.getoption("--board-camera")
+    if uri is None:
+        pytest.skip("no camera given: run with --board-camera URI (e.g. --board-camera 0)")
+    if uri.isdigit():
+        from edgenet.sources import camera_uri
+
+        uri = camera_uri(int(uri))
+    return uri
 
 
 @pytest.fixture(scope="session")
