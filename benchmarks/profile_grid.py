@@ -55,7 +55,7 @@ def main() -> int:
     print(f"models ready in {args.cache} ({time.perf_counter() - t:.1f} s, excluded from the timing)")
 
     measure = MeasureOptions(min_runs=args.min_runs, min_time=args.min_time)
-    config = ProfileConfig(grid=True, model_cache=args.cache, threads=tuple(args.threads), measure=measure,
+    config = ProfileConfig(grid=True, weights="random", model_cache=args.cache, threads=tuple(args.threads), measure=measure,
                            build=False)
     t = time.perf_counter()
     report = profile(config, log=lambda m: None)
@@ -105,7 +105,7 @@ def main() -> int:
                   f"(ratio to target {again2.fps / target:.2f}; must be < 1 for the pick to stand)")
 
     t = time.perf_counter()
-    fast = profile(ProfileConfig(grid=True, model_cache=args.cache, threads=tuple(args.threads), measure=measure,
+    fast = profile(ProfileConfig(grid=True, weights="random", model_cache=args.cache, threads=tuple(args.threads), measure=measure,
                                  build=False, target_fps=target, fast=True), log=lambda m: None)
     fast_wall = time.perf_counter() - t
     n_fast = sum(r.measurement is not None for r in fast.rows)

@@ -116,20 +116,40 @@ def _grid_models(model_cache: str | None, log: Callable[[str], None]) -> list[Pa
     return [grid_model_path(folder, v) for v in variants]
 
 
-def profile_hosts(hosts: list[str], *, models_dir: str | None, model_cache: str | None, profile_args: list[str],
+def _listed_models(items: list[str] | tuple[str, ...], log: Callable[[str], None]) -> list[Path]:
+    """--models items on the workstation: folders of .tflite files, files, or index names (pulled here)."""
+    from edgenet.models import resolve_model
+
+    models: list[Path] = []
+    for item in items:
+        if Path(item).is_dir():
+            found = sorted(Path(item).glob("*.tflite"))
+            if not found:
+                raise DeployError(f"no .tflite files in {item}")
+            models += found
+        else:
+            models.append(resolve_model(item, log=log).path)
+    return models
+
+
+def profile_hosts(hosts: list[str], *, models: list[str] | tuple[str, ...] | None = None, grid_weights: str = "official",
+                  model_cache: str | None = None, profile_args: list[str],
                   accuracy: tuple[str, ...] = (), hosts_file: str | None = None, settings: SshSettings = SshSettings(), parallel: int = 4,
                   results_dir: str = "results", base_dir: str = DEFAULT_BASE,
                   on_status: Callable[[str], None] = status) -> FleetReport:
-    """`edgenet profile --host H`: models from --models DIR (or the built grid) pushed, profiled on the board,
+    """`edgenet profile --host H`: the --models items (folders, files, index names) or the grid (the official
+    models pulled here, or random-weight builds) pushed and profiled on the board (which needs no internet),
     results copied back to results/<host>/; the outcome values carry each host's choice."""
     from deploy import remote as ops
 
-    if models_dir:
-        models = sorted(Path(models_dir).glob("*.tflite"))
-        if not models:
-            raise DeployError(f"no .tflite files in {models_dir}")
+    if models:
+        paths = _listed_models(models, on_status)
+    elif grid_weights == "official":
+        from edgenet.profiler.models import official_models
+
+        paths = [Path(e.path) for e in official_models(log=on_status)]
     else:
-        models = _grid_models(model_cache, on_status)
+        paths = _grid_models(model_cache, on_status)
     acc = tuple(Path(a) for a in accuracy)
     for a in acc:
         if not a.is_file():
@@ -137,7 +157,7 @@ def profile_hosts(hosts: list[str], *, models_dir: str | None, model_cache: str 
     names = gather_hosts(hosts, hosts_file)
 
     def task(remote):
-        return ops.profile_on_board(remote, models, profile_args, Path(results_dir), base_dir, accuracy=acc,
+        return ops.profile_on_board(remote, paths, profile_args, Path(results_dir), base_dir, accuracy=acc,
                                     stream=False)
 
     return run_on_hosts(names, task, settings, parallel=parallel, on_status=on_status)

@@ -21,10 +21,12 @@ import re
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Callable
 
 import cv2
 
 from edgenet.errors import DatasetError
+from edgenet.models import resolve_model
 from edgenet.labels import has_background, load_labels
 from edgenet.postprocess import top_k
 from edgenet.preprocess import DEFAULT_CROP, preprocess
@@ -189,7 +191,7 @@ def _from_csv(images: str, path: str, offset: int, classes: int) -> list[tuple[s
 
 
 def evaluate(
-    model_path: str,
+    model_path: str | None,
     images: str,
     labels: str | None = None,
     ground_truth: str | None = None,
@@ -199,8 +201,15 @@ def evaluate(
     crop: float = DEFAULT_CROP,
     keep_aspect: bool = True,
     limit: int | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> EvalReport:
-    model = load_interpreter(model_path, runtime=runtime, threads=threads, xnnpack=xnnpack)
+    """Top-1/top-5 of ``model_path`` (a .tflite path, a model index name, or None for the default model:
+    the profiler's saved pick, else the index's default; ``log`` hears which and why) on ``images``."""
+    if not os.path.isdir(images):
+        raise DatasetError(f"image folder not found: {images}")
+    resolved = resolve_model(model_path, log=log or _stderr)
+    model = load_interpreter(str(resolved.path), runtime=runtime, threads=threads, xnnpack=xnnpack)
+    labels = labels if labels is not None else (str(resolved.labels) if resolved.labels else None)
     label_list = load_labels(labels, model.classes)
     notes = []
     if ground_truth is None:
@@ -234,8 +243,14 @@ def evaluate(
         row["top1"] = round(row["top1"] / row["count"], 4)
         row["top5"] = round(row["top5"] / row["count"], 4)
     return EvalReport(
-        model=os.path.abspath(model_path), dataset=os.path.abspath(images), count=count,
+        model=os.path.abspath(resolved.path), dataset=os.path.abspath(images), count=count,
         top1=hits1 / count, top5=hits5 / count, per_class=per_class, unreadable=unreadable,
         seconds=time.perf_counter() - started, environment=environment(model), crop=crop, keep_aspect=keep_aspect,
         ground_truth=None if ground_truth is None else os.path.abspath(ground_truth), notes=notes,
     )
+
+
+def _stderr(message: str) -> None:
+    import sys
+
+    print(f"edgenet: {message}", file=sys.stderr, flush=True)

@@ -19,6 +19,7 @@ from edgenet.capture import Backoff, Capture, EndOfStream, FrameTimeout
 from edgenet.errors import UsageError
 from edgenet.outputs import check_output_path
 from edgenet.labels import load_labels
+from edgenet.models import resolve_model
 from edgenet.postprocess import TopK
 from edgenet.preprocess import DEFAULT_CROP, preprocess
 from edgenet.render import Window, annotate, display_available
@@ -32,7 +33,7 @@ STAGES = ("capture_wait", "preprocess", "inference", "postprocess", "render")
 
 @dataclass(frozen=True)
 class RunConfig:
-    model: str
+    model: str | None  # a .tflite path, a model index name, or None: the saved pick, else the default
     source: str
     labels: str | None = None
     runtime: str = "auto"
@@ -79,9 +80,11 @@ class RunSummary:
     source: str
     environment: dict
     last_top: list[dict] = field(default_factory=list)
+    model: str = ""  # the .tflite that ran (a pulled index model's cached file)
 
     def as_dict(self) -> dict:
         return {
+            "model": self.model,
             "frames": self.frames,
             "seconds": round(self.seconds, 3),
             "e2e_fps": round(self.e2e_fps, 2),
@@ -123,9 +126,10 @@ def run_pipeline(
     """Run the loop until the source ends, a bound is hit, or the window is closed."""
     out = out or sys.stdout
     log = log or (lambda message: print(f"edgenet: {message}", file=sys.stderr, flush=True))
-    parse_source(config.source)  # bad URIs fail before the model loads
-    model = load_interpreter(config.model, runtime=config.runtime, threads=config.threads, xnnpack=config.xnnpack)
-    labels = load_labels(config.labels, model.classes)
+    parse_source(config.source)  # bad URIs fail before the model loads (or is downloaded)
+    resolved = resolve_model(config.model, log=log)
+    model = load_interpreter(str(resolved.path), runtime=config.runtime, threads=config.threads, xnnpack=config.xnnpack)
+    labels = load_labels(config.labels or (str(resolved.labels) if resolved.labels else None), model.classes)
     post = TopK(labels, config.top_k, config.smoothing, config.threshold)
     input_spec = model.input_spec
 
@@ -238,4 +242,5 @@ def run_pipeline(
         source=source.name,
         environment=environment(model) | {"source_live": live},
         last_top=top,
+        model=str(resolved.path),
     )

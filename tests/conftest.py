@@ -62,6 +62,20 @@ def board_camera(request) -> str:
 
 
 @pytest.fixture(scope="session")
+def _session_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("edgenet-cache")
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(_session_cache, monkeypatch):
+    """Tests never touch the developer's cache or model index: one throwaway cache per session (a test
+    that needs an empty one sets EDGENET_CACHE itself), the built-in index, no mirror."""
+    monkeypatch.setenv("EDGENET_CACHE", str(_session_cache))
+    for name in ("EDGENET_MODEL_INDEX", "EDGENET_MODEL_MIRROR", "EDGENET_DOWNLOAD_TIMEOUT", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
 def reference() -> Path:
     if not REFERENCE.is_dir():
         pytest.skip(f"shared reference data not found at {REFERENCE}")

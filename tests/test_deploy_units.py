@@ -248,7 +248,7 @@ def test_profile_host_grid_uses_the_profilers_builder(monkeypatch, tmp_path):
     monkeypatch.setattr(fleet, "run_on_hosts", lambda names, task, settings, **kw: fleet.FleetReport(
         [fleet.HostOutcome(n, True, task(FakeRemote())) for n in names]))
     monkeypatch.setattr(commands, "run_on_hosts", fleet.run_on_hosts)
-    report = commands.profile_hosts(["pi@b"], models_dir=None, model_cache=str(tmp_path), profile_args=["--target-fps", "30"],
+    report = commands.profile_hosts(["pi@b"], grid_weights="random", model_cache=str(tmp_path), profile_args=["--target-fps", "30"],
                                     on_status=lambda m: None)
     assert report.ok and report.outcomes[0].value == "ok"
     assert str(built["folder"]) == str(tmp_path) and built["variants"] == list(standard_variants())

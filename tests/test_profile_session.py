@@ -125,7 +125,7 @@ def test_config_is_validated(kwargs, message):
 
 def test_grid_without_a_builder_says_how_to_build(tmp_path):
     with pytest.raises(ModelError) as err:
-        profile(ProfileConfig(grid=True, model_cache=str(tmp_path)), log=quiet)
+        profile(ProfileConfig(grid=True, weights="random", model_cache=str(tmp_path)), log=quiet)
     text = str(err.value)
     assert "16 grid model(s) missing" in text and "TensorFlow is not installed" in text
     assert "--build-only" in text and "edgenet[host]" in text and "--predict-only" in text
@@ -163,7 +163,7 @@ def grid_entries(tmp_path) -> list[ModelEntry]:
 def fake_grid(tmp_path, monkeypatch):
     entries = grid_entries(tmp_path)
     board = FakeBoard(entries)
-    monkeypatch.setattr(session_mod, "models_in", lambda folder: (list(entries), []))
+    monkeypatch.setattr(session_mod, "models_from", lambda items, log=None: (list(entries), []))
     monkeypatch.setattr(session_mod, "measure_model", board.measure)
     monkeypatch.setattr(session_mod, "environment", lambda **kw: {"fake": True})
     return tmp_path, board
@@ -248,7 +248,7 @@ def test_grid_predict_only_needs_only_the_seed_models(tmp_path, monkeypatch):
     board = FakeBoard(entries)
     monkeypatch.setattr(session_mod, "grid_models", fake_grid_models)
     monkeypatch.setattr(session_mod, "measure_model", board.measure)
-    report = profile(ProfileConfig(grid=True, model_cache=str(tmp_path), threads=(1,), predict_only=True), log=quiet)
+    report = profile(ProfileConfig(grid=True, weights="random", model_cache=str(tmp_path), threads=(1,), predict_only=True), log=quiet)
     assert sorted(v.name for v in asked["only"]) == ["mobilenet_v1_025_128", "mobilenet_v1_050_224", "mobilenet_v1_100_224"]
     assert len(report.rows) == 16 and len(board.calls) == 3
     assert any("random weights" in n for n in report.notes)

@@ -146,7 +146,8 @@ def handle_profile_host(args: argparse.Namespace) -> int:
     if args.out or args.csv or args.json_file or args.build_only or args.include_float:
         raise UsageError("with --host, results go to --results DIR/<host>/; --out/--csv/--json-file/"
                          "--build-only/--float are for local profiles")
-    report = profile_hosts(args.host, models_dir=args.models, model_cache=args.model_cache,
+    report = profile_hosts(args.host, models=args.models, grid_weights="random" if args.random_weights else "official",
+                           model_cache=args.model_cache,
                            profile_args=profile_board_args(args), accuracy=tuple(args.accuracy), hosts_file=args.hosts_file,
                            settings=ssh_settings(args), parallel=args.parallel, results_dir=args.results,
                            base_dir=args.base_dir)

@@ -17,8 +17,10 @@ def register(sub) -> None:
         "or ImageNet synset) or a flat folder with a file,class_index CSV (class_index without background; "
         "a ground_truth.csv inside the folder is used when --ground-truth is not given).",
     )
-    p.add_argument("--model", required=True, help=".tflite classifier")
-    p.add_argument("--labels", help="labels file (needed to match class folder names)")
+    p.add_argument("--model", metavar="NAME|PATH",
+                   help="a model index name (pulled on first use) or a .tflite file; default: the pick of "
+                   "`edgenet profile --target-fps` on this machine, else mobilenet_v1_050_160")
+    p.add_argument("--labels", help="labels file (needed to match class folder names; default: the model index's)")
     p.add_argument("--images", required=True, metavar="DIR", help="image folder")
     p.add_argument("--ground-truth", metavar="CSV", help="file,class_index CSV for a flat folder (default: its ground_truth.csv)")
     p.add_argument("--crop", type=float, default=0.875, help="central crop fraction (default 0.875)")

@@ -55,9 +55,13 @@ def register(sub) -> None:
         "accurate variant that reaches --target-fps. Exit code 1 when nothing reaches the target.",
     )
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--models", metavar="DIR", help="profile every .tflite file in DIR")
+    which.add_argument("--models", nargs="+", metavar="DIR|FILE|NAME",
+                       help="profile these: folders of .tflite files, .tflite files, or model index names (pulled)")
     which.add_argument("--grid", action="store_true",
-                       help="profile the 16 standard variants from the model cache (built when missing and TensorFlow is here)")
+                       help="profile the 16 standard variants: the official pretrained int8 models (pulled from the "
+                       "model index on first use), so the accuracy column is real")
+    p.add_argument("--random-weights", action="store_true",
+                   help="grid: random-weight builds instead (latency only; built when missing and TensorFlow is here)")
     p.add_argument("--model-cache", metavar="DIR", help="random-weight grid model folder (default: builds/latency in the cache, $EDGENET_CACHE or ~/.cache/edgenet)")
     p.add_argument("--float", dest="include_float", action="store_true", help="grid: also profile float32 models, to compare with int8")
     p.add_argument("--no-build", dest="build", action="store_false", help="grid: never build missing models")
@@ -119,7 +123,8 @@ def handle(args: argparse.Namespace) -> int:
     from edgenet.profiler.table import print_profile
 
     config = ProfileConfig(
-        models=args.models, grid=args.grid, model_cache=args.model_cache, include_float=args.include_float,
+        models=tuple(args.models) if args.models else None, grid=args.grid,
+        weights="random" if args.random_weights else "official", model_cache=args.model_cache, include_float=args.include_float,
         build=args.build, build_only=args.build_only, threads=args.threads,
         measure=MeasureOptions(min_runs=args.min_runs, min_time=args.min_time, warmup=args.warmup,
                                runtime=args.runtime, xnnpack=args.xnnpack),
@@ -127,9 +132,9 @@ def handle(args: argparse.Namespace) -> int:
         predict_only=args.predict_only, fast=args.fast, seeds=args.seeds, source=args.source,
         e2e_frames=args.e2e_frames, sustained=args.sustained, sustained_interval=args.sample_interval,
         sustained_candidates=args.sustained_candidates, sysfs_root=args.sysfs_root,
-        vcgencmd=_command(args.vcgencmd), nvpmodel=_command(args.nvpmodel),
+        vcgencmd=_command(args.vcgencmd), nvpmodel=_command(args.nvpmodel), save_pick=True,
     )
-    report = profile(config, builder=grid_builder() if args.grid else None)
+    report = profile(config, builder=grid_builder() if args.grid and args.random_weights else None)
     if args.build_only:
         for note in report.notes:
             print(f"edgenet: {note}")

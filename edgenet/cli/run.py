@@ -16,8 +16,11 @@ def register(sub) -> None:
         help="classify a camera, video, stream or folder live with an int8 MobileNet",
         description="Capture frames, run the model on each, and show or print the top-k labels with FPS.",
     )
-    p.add_argument("--model", required=True, help=".tflite classifier (int8, uint8 or float)")
-    p.add_argument("--labels", help="labels file (with or without a background line / 'N label' prefixes)")
+    p.add_argument("--model", metavar="NAME|PATH",
+                   help="a model index name (`edgenet models list`; pulled on first use) or a .tflite file; default: "
+                   "the pick of `edgenet profile --target-fps` on this machine, else mobilenet_v1_050_160")
+    p.add_argument("--labels", help="labels file (with or without a background line / 'N label' prefixes); "
+                   "default: the model index's labels (ImageNet for the official models)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--camera", type=int, metavar="N", help="camera number (picamera2 on a Pi, Argus on a Jetson, else V4L2)")
     src.add_argument("--source", metavar="URI",

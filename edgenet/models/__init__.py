@@ -51,7 +51,7 @@ def resolve_model(model: str | os.PathLike | None, *, index: ModelIndex | None =
                   log: Log = _quiet) -> ResolvedModel:
     """A local .tflite for ``model``: a path, an index name (pulled on first use), or None (the default).
 
-    ``ResolvedModel.why`` says which model a default choice is and why (print it once).
+    For the default, ``log`` hears once which model and why (also in ``ResolvedModel.why``).
     """
     text = None if model is None else os.fspath(model)
     if text is not None and looks_like_path(text):

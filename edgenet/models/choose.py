@@ -18,8 +18,8 @@ from typing import Callable
 from edgenet.cache import pick_file
 from edgenet.errors import ModelError, UsageError
 from edgenet.models.download import Progress
-from edgenet.models.index import ModelIndex, ModelSpec, load_index
-from edgenet.models.store import cached, pull
+from edgenet.models.index import ModelIndex, ModelSpec, load_index, mirror_from_env
+from edgenet.models.store import cached, models_dir, pull
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class ResolvedModel:
     path: Path
     labels: Path | None  # the labels the index gives the model; None for a plain path
     name: str | None  # the index name, None for a path
-    why: str  # for a default choice: which model and why, in one line; "" when --model was given
+    why: str  # for a default choice: which model and why, in one line (already logged); "" with --model
     spec: ModelSpec | None = None
 
 
@@ -79,6 +79,7 @@ def resolve_model(model: str | os.PathLike | None, *, index: ModelIndex | None =
         index = index or load_index()
         text, reason = default_choice(index)
         why = f"model {text} ({reason})"
+        log(why)  # once, before any download it may cause
     if not looks_like_path(text):
         index = index or load_index()
         spec = index.get(text)
@@ -95,7 +96,7 @@ def resolve_model(model: str | os.PathLike | None, *, index: ModelIndex | None =
     if hit is None:
         if not pull_missing:
             raise UsageError(f"{spec.name} is not in the cache; `edgenet models pull {spec.name}` first")
-        log(f"downloading {spec.name} ({spec.description or spec.url})")
+        log(f"downloading {spec.name} from {spec.download_url(mirror_from_env())} into {models_dir()}")
         hit = pull(spec, progress=progress, log=log)
-        log(f"pulled {spec.name} into {hit.path}")
+        log(f"pulled {spec.name} ({hit.size / 1e6:.1f} MB, sha256 checked): {hit.path}")
     return ResolvedModel(hit.path, hit.labels, spec.name, why, spec)

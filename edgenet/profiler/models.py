@@ -87,6 +87,27 @@ def models_in(folder: str) -> tuple[list[ModelEntry], list[str]]:
     return entries, skipped
 
 
+def models_from(items: tuple[str, ...] | list[str], log: Callable[[str], None] = lambda m: None
+                ) -> tuple[list[ModelEntry], list[str]]:
+    """``--models`` items: folders of .tflite files, .tflite files, or model index names (pulled on first use)."""
+    from edgenet.models import looks_like_path, resolve_model
+
+    entries: list[ModelEntry] = []
+    skipped: list[str] = []
+    for item in items:
+        if os.path.isdir(item):
+            found, skip = models_in(item)
+            entries += found
+            skipped += skip
+        elif looks_like_path(item) and not os.path.isfile(item):
+            raise ModelError(f"--models {item}: not a folder or a .tflite file; give folders, .tflite files or "
+                             "model index names (`edgenet models list`)")
+        else:
+            entries.append(model_entry(str(resolve_model(item, log=log).path)))
+    unique = {os.path.realpath(e.path): e for e in entries}
+    return list(unique.values()), skipped
+
+
 def grid_models(cache: str | os.PathLike, precisions: tuple[str, ...] = ("int8",), *,
                 builder: GridBuilder | None = None, reason: str = NO_BUILDER, only: list[Variant] | None = None,
                 log: Callable[[str], None] = lambda m: None) -> list[ModelEntry]:
@@ -95,3 +116,24 @@ def grid_models(cache: str | os.PathLike, precisions: tuple[str, ...] = ("int8",
     variants = only if only is not None else standard_variants()
     build_missing(cache, variants, precisions, builder=builder, reason=reason, log=log)
     return [model_entry(str(grid_model_path(cache, v, p))) for v in variants for p in precisions]
+
+
+def official_models(precisions: tuple[str, ...] = ("int8",), *, only: list[Variant] | None = None,
+                    log: Callable[[str], None] = lambda m: None) -> list[ModelEntry]:
+    """The official pretrained models of the standard variants (or ``only`` these), from the model index:
+    pulled into the cache (sha256-checked) when missing. Their accuracy is the published one, for real."""
+    from edgenet.models import index_name, load_index, pull_model
+
+    index = load_index()
+    variants = only if only is not None else standard_variants()
+    names = [index_name(v, p) for v in variants for p in precisions]
+    missing = [n for n in names if index.get(n) is None]
+    if missing:
+        raise ModelError(f"the model index ({index.source}) has no {', '.join(missing[:3])}"
+                         f"{' and more' if len(missing) > 3 else ''}; unset EDGENET_MODEL_INDEX for the official "
+                         "models, or profile --grid --random-weights")
+    entries = []
+    for name in names:
+        hit = pull_model(index.require(name), log=log)
+        entries.append(model_entry(str(hit.path)))
+    return entries

@@ -21,7 +21,7 @@ from edgenet.errors import UsageError
 from edgenet.profiler.accuracy import load_accuracy
 from edgenet.profiler.build import NO_BUILDER, GridBuilder, default_cache_dir, grid_model_path
 from edgenet.profiler.measure import MeasureOptions, measure_model
-from edgenet.profiler.models import ModelEntry, grid_models, models_in
+from edgenet.profiler.models import ModelEntry, grid_models, models_from, official_models
 from edgenet.profiler.predict import LatencyFit, fit_latency, mult_adds, pick_seeds
 from edgenet.profiler.results import ProfileReport, ProfileRow
 from edgenet.profiler.select import pick_variant, rank_key
@@ -33,9 +33,10 @@ DEFAULT = "default"  # vcgencmd / nvpmodel: find on PATH
 
 @dataclass(frozen=True)
 class ProfileConfig:
-    models: str | None = None  # a folder of .tflite files ...
-    grid: bool = False  # ... or the 16 standard variants from the model cache
-    model_cache: str | None = None  # default: builds/latency in the cache (edgenet.cache)
+    models: str | tuple[str, ...] | None = None  # folders, .tflite files or model index names ...
+    grid: bool = False  # ... or the 16 standard variants:
+    weights: str = "official"  # grid: the official pretrained models (pulled), or "random"-weight builds
+    model_cache: str | None = None  # random grid: default builds/latency in the cache (edgenet.cache)
     include_float: bool = False  # grid: also the float32 model of each variant
     build: bool = True  # grid: build missing models (with the builder given to profile())
     build_only: bool = False
@@ -55,6 +56,7 @@ class ProfileConfig:
     sysfs_root: str = "/"
     vcgencmd: tuple[str, ...] | str | None = DEFAULT
     nvpmodel: tuple[str, ...] | str | None = DEFAULT
+    save_pick: bool = False  # remember a pick that meets the target for run/eval on this machine
 
     def __post_init__(self) -> None:
         if (self.models is None) == (not self.grid):
@@ -79,6 +81,11 @@ class ProfileConfig:
             raise UsageError("sustained candidates, sampling interval and e2e frames must be positive")
         if self.grid is False and (self.include_float or self.build_only):
             raise UsageError("--float and --build-only go with --grid (a --models folder is profiled as it is)")
+        if self.weights not in ("official", "random"):
+            raise UsageError(f"grid weights are 'official' or 'random', not {self.weights!r}")
+        if self.weights == "official" and (self.build_only or not self.build or self.model_cache):
+            raise UsageError("--build-only, --no-build and --model-cache go with --random-weights (the official "
+                             "models are pulled from the model index, not built)")
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -116,18 +123,20 @@ class _Profiler:
     def entries(self) -> list[ModelEntry]:
         c = self.config
         if c.models is not None:
-            entries, skipped = models_in(c.models)
+            entries, skipped = models_from((c.models,) if isinstance(c.models, str) else c.models, log=self.log)
             for line in skipped:
                 self.log(line)
             self.notes.extend(skipped)
             return entries
-        cache = c.model_cache or str(default_cache_dir())
         precisions = ("int8", "float32") if c.include_float else ("int8",)
         only = None
         if c.predict_only:
             # Predicting needs only the seed models on the board: the cheapest, the dearest, between.
             variants = standard_variants()
             only = [variants[i] for i in pick_seeds([mult_adds(v) for v in variants], c.seeds)]
+        if c.weights == "official":
+            return self.official_entries(precisions, only)
+        cache = c.model_cache or str(default_cache_dir())
         building = c.build or c.build_only
         entries = grid_models(cache, precisions, builder=self.builder if building else None,
                               reason=NO_BUILDER if building else "--no-build was given", only=only, log=self.log)
@@ -144,6 +153,35 @@ class _Profiler:
                 f"grid models in {cache} are built by edgenet with random weights: right for latency, not for accuracy "
                 "(accuracy comes from --accuracy or the published table)")
         return entries
+
+    def official_entries(self, precisions: tuple[str, ...], only) -> list[ModelEntry]:
+        from edgenet.models import index_name, models_dir
+
+        entries = official_models(precisions, only=only, log=self.log)
+        if only is not None:
+            have = {e.name for e in entries}
+            for v in standard_variants():
+                for p in precisions:
+                    name = index_name(v, p)
+                    if name not in have:
+                        entries.append(ModelEntry(str(models_dir() / f"{name}.tflite"), name, v, p, mult_adds(v), 1001))
+        self.notes.append("grid: the official pretrained models of the model index; accuracy is their published "
+                          "ImageNet top-1 (or --accuracy)")
+        return entries
+
+    def remember(self, choice) -> None:
+        """Save a pick that meets the target, as an index name when there is one, else as a path."""
+        if choice is None or choice.pick is None:
+            return
+        from edgenet.models import index_name, save_pick
+
+        entry = next(r.entry for r in self.rows if r.name == choice.pick.name)
+        if self.config.grid and entry.variant is not None:
+            ref = index_name(entry.variant, entry.precision)  # random weights or not: run the official model
+        else:
+            ref = os.path.abspath(entry.path)
+        path = save_pick(ref, target_fps=self.config.target_fps, fps=choice.pick.fps, threads=choice.pick.threads)
+        self.notes.append(f"saved the pick ({ref}) in {path}: `edgenet run` and `edgenet eval` use it without --model")
 
     # -- measuring -----------------------------------------------------------------------------
     def measure(self, entry: ModelEntry) -> None:
@@ -303,6 +341,8 @@ class _Profiler:
         if c.target_fps:
             rows = [r for r in self.rows if r.sustained is not None] if self.sustained_only else self.rows
             choice = pick_variant([r.candidate() for r in rows], c.target_fps, c.margin)
+            if c.save_pick:
+                self.remember(choice)
         first = next((r.measurement for r in self.rows if r.measurement), None)
         env = environment(probe=probe, runtime=first.runtime if first else None,
                           runtime_version=first.runtime_version if first else None,
