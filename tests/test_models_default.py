@@ -186,3 +186,64 @@ def test_eval_without_model_uses_the_default_and_its_labels(official_site, refer
     report = json.loads(done.stdout)
     assert report["model"] == str(cache / "models" / "mobilenet_v1_050_160.tflite") and report["count"] == 30
     assert report["top1"] >= 0.5  # the official 0.5/160 (57 % published); a wrong model or labels gives ~0
+
+
+# -- profile --grid: the official models, pulled ----------------------------------------------------------
+
+def _grid_site(root, server, tflite, tmp_path, monkeypatch):
+    """The 16 official int8 names, each served as an archive of ``tflite`` (one real model stands in for
+    all: the variant, and so the published accuracy, comes from the index name)."""
+    from edgenet.models.index import official_archive as archive_name
+    from edgenet.variants import standard_variants
+
+    entries = []
+    for v in standard_variants():
+        name = archive_name(v, "int8")
+        official_archive(root, name, tflite)
+        entries.append({"name": v.name, "url": server.url(f"{name}.tgz"), "sha256": sha256(root / f"{name}.tgz"),
+                        "member": f"{name}.tflite", "labels": "imagenet"})
+    monkeypatch.setenv("EDGENET_MODEL_INDEX", str(write_index(tmp_path / "grid.json", entries)))
+
+
+def test_profile_grid_pulls_the_official_models_and_ranks_them_by_published_accuracy(reference, tmp_path, cache,
+                                                                                      monkeypatch):
+    from edgenet.variants import PUBLISHED
+
+    root = tmp_path / "www"
+    root.mkdir()
+    with ModelServer(root) as server:
+        _grid_site(root, server, reference / "mobilenet_v1_0.25_128_quant.tflite", tmp_path, monkeypatch)
+        done = edgenet("profile", "--grid", "--threads", "1", "--min-runs", "3", "--min-time", "0", "--warmup", "1",
+                       "--target-fps", "1", "--json")
+        assert done.returncode == 0, done.stderr
+        assert len(server.requests) == 16
+    report = json.loads(done.stdout)
+    rows = {r["name"]: r for r in report["results"]}
+    assert len(rows) == 16
+    for name, row in rows.items():
+        v = row["alpha"], row["resolution"]
+        assert row["accuracy"] == PUBLISHED[v].top1_quant and row["accuracy_source"] == "published (int8)"
+    # every stand-in reaches 1 FPS, so the pick is the most accurate official int8 model: 1.0/224 (70.0 %)
+    assert report["choice"]["pick"]["name"] == "mobilenet_v1_100_224"
+    assert json.loads((cache / "profile-pick.json").read_text())["model"] == "mobilenet_v1_100_224"
+    assert any("official pretrained models" in n for n in report["notes"])
+
+
+def test_profile_grid_predict_only_pulls_only_the_seeds(tmp_path, cache, monkeypatch):
+    root = tmp_path / "www"
+    root.mkdir()
+    with ModelServer(root) as server:
+        _grid_site(root, server, TINY_INT8, tmp_path, monkeypatch)
+        done = edgenet("profile", "--grid", "--predict-only", "--threads", "1", "--min-runs", "3", "--min-time", "0",
+                       "--json")
+        assert done.returncode == 0, done.stderr
+        assert sorted(server.requests) == ["/mobilenet_v1_0.25_128_quant.tgz", "/mobilenet_v1_0.5_224_quant.tgz",
+                                           "/mobilenet_v1_1.0_224_quant.tgz"]
+    assert sorted(p.name for p in (cache / "models").glob("*.tflite")) == [
+        "mobilenet_v1_025_128.tflite", "mobilenet_v1_050_224.tflite", "mobilenet_v1_100_224.tflite"]
+    assert len(json.loads(done.stdout)["results"]) == 16
+
+
+def test_grid_options_for_random_builds_are_refused_with_official_models():
+    done = edgenet("profile", "--grid", "--build-only")
+    assert done.returncode == 2 and "go with --random-weights" in done.stderr
