@@ -12,7 +12,7 @@ from deploy.errors import DeployError, PreflightError
 from deploy.fleet import FleetReport, SshSettings, run_on_hosts, status
 from deploy.hosts import gather_hosts
 from deploy.preflight import Preflight
-from deploy.release import DEFAULT_BASE, DeployConfig, deploy_release, rollback
+from deploy.release import DEFAULT_BASE, DeployConfig, deploy_release, resolve_names, rollback
 from deploy.service import ServiceConfig, install_service
 
 REMOTE_ACTIONS = ("run", "eval", "profile", "logs")
@@ -50,6 +50,7 @@ def deploy_hosts(hosts: list[str], *, hosts_file: str | None = None, config: Dep
         return run_on_hosts(names, task, settings, parallel=parallel, on_status=on_status)
     if config is None:
         raise DeployError("edgenet deploy needs --model M (or --rollback)")
+    config = resolve_names(config, log=on_status)  # an index name: the workstation's cached file
     wheel = build_wheel()
     on_status(f"built {wheel.name}")
     houses = _WheelhouseCache(wheel_requirements(wheel), wheelhouse)
@@ -88,6 +89,15 @@ def remote_hosts(hosts: list[str], action: str, args: list[str], *, hosts_file: 
     if action == "run" and len(names) > 1 and ops.serve_port(args) is not None:
         raise DeployError("remote run --serve forwards one port: give one host (open several terminals for several)")
 
+    pushed = None
+    name = ops.model_arg(args) if action in ("run", "eval") else None
+    if name is not None:
+        from edgenet.models import looks_like_path, resolve_model
+
+        if not looks_like_path(name):  # an index name: this workstation's cached file goes to the board
+            resolved = resolve_model(name, log=on_status)
+            pushed = (resolved.path, None if ops._has(args, "--labels") else resolved.labels)
+
     def task(remote):
         if action == "profile":
             rp = ops.profile_remote(remote, args, Path(results_dir), base_dir, stream=len(names) == 1)
@@ -96,7 +106,7 @@ def remote_hosts(hosts: list[str], action: str, args: list[str], *, hosts_file: 
         if action == "logs":
             code = ops.follow_logs(remote, follow="--no-follow" not in args)
         else:
-            code = ops.run_verb(remote, action, args, base_dir, log=on_status, local_port=local_port)
+            code = ops.run_verb(remote, action, args, base_dir, log=on_status, local_port=local_port, pushed=pushed)
         if code != 0:
             raise DeployError(f"edgenet {action} exited with {code} on the board")
         return code

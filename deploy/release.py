@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import posixpath
 import re
 import shlex
@@ -34,7 +35,7 @@ q = shlex.quote
 
 @dataclass(frozen=True)
 class DeployConfig:
-    model: Path
+    model: Path | str  # a .tflite file, or a model index name (pulled on this workstation by deploy_hosts)
     labels: Path | None = None
     base_dir: str = DEFAULT_BASE
     offline: bool = False
@@ -43,6 +44,12 @@ class DeployConfig:
     fresh_env: bool = False  # build the dependency env again even if an identical one is on the board
 
     def __post_init__(self):
+        from edgenet.models import looks_like_path
+
+        if isinstance(self.model, str) and not looks_like_path(self.model) and not os.path.isfile(self.model):
+            if self.keep < 2:
+                raise DeployError(f"--keep must be >= 2 (the current release and one to roll back to), got {self.keep}")
+            return  # an index name: resolve_names() swaps in the cached file before anything is pushed
         object.__setattr__(self, "model", Path(self.model))
         if not self.model.is_file():
             raise DeployError(f"model {self.model} not found: pass --model PATH/TO/model.tflite")
@@ -54,6 +61,20 @@ class DeployConfig:
             raise DeployError("file names with newlines cannot be deployed: rename the file")
         if self.keep < 2:
             raise DeployError(f"--keep must be >= 2 (the current release and one to roll back to), got {self.keep}")
+
+
+def resolve_names(config: "DeployConfig", log: Callable[[str], None] = lambda m: None) -> "DeployConfig":
+    """A config whose model is an index name, with the workstation's cached file (pulled here if needed,
+    sha256-checked) and its labels: boards never need internet."""
+    if isinstance(config.model, Path):
+        return config
+    from dataclasses import replace
+
+    from edgenet.models import resolve_model
+
+    resolved = resolve_model(config.model, log=log)
+    log(f"deploying {resolved.name}: {resolved.path}")
+    return replace(config, model=resolved.path, labels=config.labels or resolved.labels)
 
 
 @dataclass

@@ -47,9 +47,53 @@ def serve_port(args: list[str]) -> int | None:
     return None
 
 
+def model_arg(args: list[str]) -> str | None:
+    """The value of --model in ``args`` (``--model X`` or ``--model=X``), or None."""
+    for i, arg in enumerate(args):
+        if arg == "--model" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--model="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def with_model(args: list[str], model: str, labels: str | None) -> list[str]:
+    """``args`` with --model replaced by ``model`` (and --labels added when there is none)."""
+    out: list[str] = []
+    skip = False
+    for i, arg in enumerate(args):
+        if skip:
+            skip = False
+            continue
+        if arg == "--model":
+            skip = True
+            continue
+        if arg.startswith("--model="):
+            continue
+        out.append(arg)
+    out = ["--model", model] + out
+    if labels and not _has(out, "--labels"):
+        out = out[:2] + ["--labels", labels] + out[2:]
+    return out
+
+
+def push_named_model(remote, model: Path, labels: Path | None, base_dir: str = DEFAULT_BASE) -> tuple[str, str | None]:
+    """Upload a workstation-cached index model (and its labels) to <base>/models/index/; the board paths."""
+    folder = f"{remote_base(remote, base_dir)}/models/index"
+    remote.run(f"mkdir -p {q(folder)}", what="creating the models folder")
+    remote.put(model, f"{folder}/{model.name}")
+    if labels is not None:
+        remote.put(labels, f"{folder}/{labels.name}")
+    return f"{folder}/{model.name}", (f"{folder}/{labels.name}" if labels is not None else None)
+
+
 def run_verb(remote, verb: str, args: list[str], base_dir: str = DEFAULT_BASE,
-             log: Callable[[str], None] = print, local_port: int | None = None) -> int:
+             log: Callable[[str], None] = print, local_port: int | None = None,
+             pushed: tuple[Path, Path | None] | None = None) -> int:
     """`edgenet run|eval ARGS` on the board with output streamed back; --model defaults to the deployed one.
+
+    ``pushed``: the workstation's cached file (and labels) of a ``--model NAME`` from the model index,
+    uploaded first and run in its place (the board needs no internet).
 
     With `run --serve PORT`, the board's live view is forwarded over the same ssh connection to the
     same port on this workstation's loopback (or ``local_port``), for as long as the run lasts.
@@ -57,6 +101,8 @@ def run_verb(remote, verb: str, args: list[str], base_dir: str = DEFAULT_BASE,
     port = serve_port(args) if verb == "run" else None
     release, meta = current_release(remote, base_dir)
     args = list(args)
+    if pushed is not None:
+        args = with_model(args, *push_named_model(remote, pushed[0], pushed[1], base_dir))
     if not _has(args, "--model"):
         args = ["--model", f"{release}/model/{meta['model']}"] + args
         if meta.get("labels") and not _has(args, "--labels"):

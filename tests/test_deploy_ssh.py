@@ -504,3 +504,34 @@ def test_remote_run_serve_refuses_port_0_and_several_hosts(ssh_ready):
     assert r.returncode == 2 and "fixed port" in r.stderr
     r = cli("remote", "board-a,board-b", "run", "--source", "pattern://", "--serve", "8080")
     assert r.returncode == 2 and "one host" in r.stderr
+
+
+def test_deploy_and_remote_take_a_model_index_name(ssh_ready, boards, wheelhouse, tiny_model, tiny_labels, tmp_path,
+                                                   monkeypatch):
+    """`deploy --model NAME` pushes the workstation's cached file (pulled here once, sha256-checked) and its
+    labels; `remote run --model NAME` too. The board never downloads anything."""
+    from tests.modelserver import ModelServer, official_archive, sha256, write_index
+
+    www = tmp_path / "www"
+    www.mkdir()
+    official_archive(www, "tiny_quant", tiny_model)
+    with ModelServer(www) as server:
+        monkeypatch.setenv("EDGENET_MODEL_INDEX", str(write_index(tmp_path / "index.json", [
+            {"name": "tiny_official", "url": server.url("tiny_quant.tgz"), "sha256": sha256(www / "tiny_quant.tgz"),
+             "member": "tiny_quant.tflite", "labels": str(tiny_labels)}])))
+        r = cli("deploy", "board-a", "--model", "tiny_official", "--offline", "--wheelhouse", wheelhouse)
+        assert r.returncode == 0, r.stderr
+        assert server.requests == ["/tiny_quant.tgz"]
+    on_board = board_path(boards, "edgenet/current/model")
+    assert (on_board / "tiny_official.tflite").read_bytes() == tiny_model.read_bytes()
+    assert (on_board / "tiny_official.labels.txt").read_text() == tiny_labels.read_text()
+    names = tiny_labels.read_text().split("\n")
+    assert remote_run_json()[0]["top"][0]["label"] in names  # the deployed labels came with the name
+
+    # the server is gone: a remote run by name uses the workstation's cache and pushes that file
+    r = cli("remote", "board-a", "run", "--model", "tiny_official", "--source", "pattern://?frames=2",
+            "--max-frames", "2", "--json", "--threads", "1")
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    assert len(rows) == 2 and rows[0]["top"][0]["label"] in names
+    assert (board_path(boards, "edgenet/models/index/tiny_official.tflite")).read_bytes() == tiny_model.read_bytes()

@@ -49,7 +49,9 @@ def register(sub) -> None:
                     "venv, smoke-test it there, then switch ~/edgenet/current atomically. --rollback switches back.",
     )
     p.add_argument("hosts", nargs="*", metavar="HOST", help="user@host[:port] or a name from ~/.ssh/config")
-    p.add_argument("--model", metavar="M", help="the .tflite model to deploy")
+    p.add_argument("--model", metavar="NAME|PATH",
+                   help="the .tflite model to deploy, or a model index name: the file cached on this workstation "
+                   "(pulled here first if needed) is pushed, so the board needs no internet")
     p.add_argument("--labels", metavar="L", help="labels file deployed beside the model")
     p.add_argument("--rollback", action="store_true", help="switch current back to the previous release")
     p.add_argument("--offline", action="store_true",
@@ -82,7 +84,7 @@ def handle(args: argparse.Namespace) -> int:
     if not args.rollback:
         if not args.model:
             raise UsageError("edgenet deploy needs --model M (or --rollback)")
-        config = DeployConfig(model=Path(args.model), labels=Path(args.labels) if args.labels else None,
+        config = DeployConfig(model=args.model, labels=Path(args.labels) if args.labels else None,
                               base_dir=args.base_dir, offline=args.offline, index_url=args.index_url, keep=args.keep,
                               fresh_env=args.fresh_env)
     elif args.model or args.service:
