@@ -143,11 +143,10 @@ def run(source: str | int = 0, model: str | os.PathLike | None = None, *,
     options.setdefault("headless", True)
     uri = camera_uri(source) if isinstance(source, int) else str(source)
     config = RunConfig(model=None if model is None else os.fspath(model), source=uri, **options)
-    hook = None
-    if on_result is not None:
-        def hook(image, info):
-            on_result(image, [Prediction(t["label"], float(t["score"])) for t in info["top"]])
 
-        hook.draws_itself = True  # the raw frame, and no drawing on the loop's thread for it
-    return run_pipeline(config, on_frame=hook, out=io.StringIO() if quiet else None,
+    def hook(image, info):
+        on_result(image, [Prediction(t["label"], float(t["score"])) for t in info["top"]])
+
+    hook.draws_itself = True  # the raw frame, and no drawing on the loop's thread for it
+    return run_pipeline(config, on_frame=hook if on_result is not None else None, out=io.StringIO() if quiet else None,
                         log=_quiet if quiet else None)
