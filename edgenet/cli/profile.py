@@ -123,7 +123,8 @@ def handle(args: argparse.Namespace) -> int:
     from edgenet.profiler.table import print_profile
 
     config = ProfileConfig(
-        models=tuple(args.models) if args.models else None, grid=args.grid,
+        # one item stays a string: the report's config.models reads as before for the usual single folder
+        models=(args.models[0] if len(args.models) == 1 else tuple(args.models)) if args.models else None, grid=args.grid,
         weights="random" if args.random_weights else "official", model_cache=args.model_cache, include_float=args.include_float,
         build=args.build, build_only=args.build_only, threads=args.threads,
         measure=MeasureOptions(min_runs=args.min_runs, min_time=args.min_time, warmup=args.warmup,
