@@ -390,3 +390,33 @@ def test_relative_paths_in_an_index_are_relative_to_it(tmp_path, env, monkeypatc
     resolved = resolve_model("local")
     assert resolved.path.read_bytes() == TINY_INT8.read_bytes()
     assert resolved.labels.read_text() == (FIXTURES / "tiny_labels.txt").read_text()
+
+
+def test_progress_reports_bytes_against_the_content_length(site, env):
+    from edgenet.models import load_index
+    from edgenet.models.store import pull
+
+    root, server, _ = site
+    seen = []
+    pull(load_index().require("tiny_float"), progress=lambda done, total: seen.append((done, total)))
+    size = (root / "tiny_float.tgz").stat().st_size
+    assert seen[0] == (0, size) and seen[-1] == (size, size)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_the_progress_bar_draws_on_a_terminal_only(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from edgenet.models import progress as progress_mod
+
+    with progress_mod.download_bar("x") as bar:
+        assert bar is None  # pytest's stderr is no terminal: no bar, no escape codes in logs
+    out = io.StringIO()
+    real = Console
+    monkeypatch.setattr("rich.console.Console", lambda **kw: real(file=out, force_terminal=True, width=100))
+    with progress_mod.download_bar("mobilenet_v1_050_160") as bar:
+        bar(0, 2_000_000)
+        bar(2_000_000, 2_000_000)
+    assert "mobilenet_v1_050_160" in out.getvalue() and "2.0" in out.getvalue()
