@@ -89,18 +89,27 @@ def remote_hosts(hosts: list[str], action: str, args: list[str], *, hosts_file: 
     if action == "run" and len(names) > 1 and ops.serve_port(args) is not None:
         raise DeployError("remote run --serve forwards one port: give one host (open several terminals for several)")
 
+    # Model index names (in this workstation's index) are pulled here and pushed: boards need no internet.
+    # Anything else stays what it always was, a path on the board.
     pushed = None
+    index_models: dict[str, Path] = {}
     name = ops.model_arg(args) if action in ("run", "eval") else None
-    if name is not None:
-        from edgenet.models import looks_like_path, resolve_model
+    if name is not None and _index_name(name):
+        from edgenet.models import resolve_model
 
-        if not looks_like_path(name):  # an index name: this workstation's cached file goes to the board
-            resolved = resolve_model(name, log=on_status)
-            pushed = (resolved.path, None if ops._has(args, "--labels") else resolved.labels)
+        resolved = resolve_model(name, log=on_status)
+        pushed = (resolved.path, None if ops._has(args, "--labels") else resolved.labels)
+    if action == "profile":
+        from edgenet.models import resolve_model
+
+        for item in ops.models_items(args):
+            if _index_name(item):
+                index_models[item] = resolve_model(item, log=on_status).path
 
     def task(remote):
         if action == "profile":
-            rp = ops.profile_remote(remote, args, Path(results_dir), base_dir, stream=len(names) == 1)
+            board_args = ops.with_pushed_models(remote, args, index_models, base_dir) if index_models else args
+            rp = ops.profile_remote(remote, board_args, Path(results_dir), base_dir, stream=len(names) == 1)
             on_status(f"[{remote.spec.alias}] results: " + ", ".join(str(f) for f in rp.files))
             return rp
         if action == "logs":
@@ -112,6 +121,12 @@ def remote_hosts(hosts: list[str], action: str, args: list[str], *, hosts_file: 
         return code
 
     return run_on_hosts(names, task, settings, parallel=parallel, on_status=on_status)
+
+
+def _index_name(text: str) -> bool:
+    from edgenet.models import load_index, looks_like_path
+
+    return not looks_like_path(text) and load_index().get(text) is not None
 
 
 def _grid_models(model_cache: str | None, log: Callable[[str], None]) -> list[Path]:

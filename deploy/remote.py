@@ -77,6 +77,34 @@ def with_model(args: list[str], model: str, labels: str | None) -> list[str]:
     return out
 
 
+def models_items(args: list[str]) -> list[str]:
+    """The values of ``--models A B ...`` in ``args`` (up to the next option)."""
+    for i, arg in enumerate(args):
+        if arg == "--models":
+            out = []
+            for value in args[i + 1:]:
+                if value.startswith("-"):
+                    break
+                out.append(value)
+            return out
+    return []
+
+
+def with_pushed_models(remote, args: list[str], local: dict[str, Path], base_dir: str = DEFAULT_BASE) -> list[str]:
+    """``args`` with the index names of ``--models`` replaced by board paths of their pushed files."""
+    folder = push_models(remote, sorted(set(local.values())), base_dir)
+    out, inside = [], False
+    for arg in args:
+        if arg == "--models":
+            inside = True
+        elif arg.startswith("-"):
+            inside = False
+        elif inside and arg in local:
+            arg = f"{folder}/{local[arg].name}"
+        out.append(arg)
+    return out
+
+
 def push_named_model(remote, model: Path, labels: Path | None, base_dir: str = DEFAULT_BASE) -> tuple[str, str | None]:
     """Upload a workstation-cached index model (and its labels) to <base>/models/index/; the board paths."""
     folder = f"{remote_base(remote, base_dir)}/models/index"

@@ -535,3 +535,11 @@ def test_deploy_and_remote_take_a_model_index_name(ssh_ready, boards, wheelhouse
     rows = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
     assert len(rows) == 2 and rows[0]["top"][0]["label"] in names
     assert (board_path(boards, "edgenet/models/index/tiny_official.tflite")).read_bytes() == tiny_model.read_bytes()
+
+    # remote profile --models NAME: the same (a name the workstation's index does not know stays a board path)
+    r = cli("remote", "--results", tmp_path / "res", "board-a", "profile", "--models", "tiny_official",
+            "--threads", "1", "--min-runs", "3", "--min-time", "0", "--warmup", "1")
+    assert r.returncode == 0, r.stderr
+    report = json.loads((tmp_path / "res" / "board-a" / "profile.json").read_text())
+    board_model = report["results"][0]["model"]
+    assert board_model.startswith(str(board_path(boards, "edgenet/models/"))) and board_model.endswith("/tiny_official.tflite")

@@ -276,3 +276,15 @@ def test_prune_keeps_newest_and_current_and_leaves_incomplete(tmp_path):
     _prune(Local(), str(base), keep=2)
     assert sorted(os.listdir(base / "releases")) == ["20260101T000000.000Z", "20260103T000000.000Z",
                                                       "20260104T000000.000Z", "20260105T000000.000Z"]
+
+
+def test_index_names_in_remote_arguments_become_board_paths():
+    from deploy import remote as ops
+
+    args = ["--model", "mobilenet_v1_050_160", "--source", "pattern://", "--labels", "l.txt"]
+    assert ops.model_arg(args) == "mobilenet_v1_050_160" and ops.model_arg(["--model=x.tflite"]) == "x.tflite"
+    assert ops.with_model(args, "/b/m.tflite", "/b/labels.txt") == ["--model", "/b/m.tflite", "--source", "pattern://",
+                                                                     "--labels", "l.txt"]
+    assert ops.with_model(["--model=n", "--json"], "/b/m.tflite", "/b/l.txt") == [
+        "--model", "/b/m.tflite", "--labels", "/b/l.txt", "--json"]
+    assert ops.models_items(["--threads", "1", "--models", "a", "/x/b", "--target-fps", "3"]) == ["a", "/x/b"]
