@@ -97,3 +97,17 @@ def test_every_cache_lookup_goes_through_one_function(monkeypatch, tmp_path):
     assert grid_builds() == tmp_path / "builds"
     assert latency_builds() == tmp_path / "builds" / "latency"
     assert deploy_cache() == tmp_path
+
+
+def test_models_list_fits_80_columns_with_every_number(capsys):
+    from edgenet.cli import main
+
+    assert main(["models", "list", "--width", "80"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    row = next(line for line in lines if line.startswith("mobilenet_v1_050_160 "))
+    assert row.split() == ["mobilenet_v1_050_160", "0.50", "160", "int8", "77", "57.2", "~1.3"]
+    row = next(line for line in lines if line.startswith("mobilenet_v1_075_192_float"))
+    assert row.split() == ["mobilenet_v1_075_192_float", "0.75", "192", "float32", "239", "67.1", "~10.4"]
+    assert sum(line.startswith("mobilenet_v1_") for line in lines) == 32

@@ -110,6 +110,8 @@ def test_pull_list_verify_path_and_cache_hit_with_the_server_stopped(site, env):
     assert not rows["tiny_float"]["cached"] and rows["tiny_float"]["path"] is None
     table = edgenet("models", "list").stdout
     assert "tiny_float" in table and "97.2" in table
+    builtin = edgenet("models", "list", "--width", "80").stdout  # with EDGENET_MODEL_INDEX: still ours
+    assert all(len(line) <= 80 for line in builtin.splitlines() if not line.startswith(("cache: ", "index: ")))
 
     verified = edgenet("models", "verify")
     assert verified.returncode == 0 and verified.stdout.startswith("ok") and "tiny" in verified.stdout

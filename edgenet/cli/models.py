@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from edgenet.cli.common import positive_float
+from edgenet.cli.common import positive_float, positive_int
 
 
 def register(sub) -> None:
@@ -24,6 +24,7 @@ def register(sub) -> None:
     ls = verbs.add_parser("list", help="the index: name, alpha, resolution, precision, mult-adds, top-1, size, cached")
     ls.add_argument("--json", action="store_true", help="print JSON instead of the table")
     ls.add_argument("--cached", action="store_true", help="only the models in the cache")
+    ls.add_argument("--width", type=positive_int, help=argparse.SUPPRESS)  # tests: render at a terminal width
     ls.set_defaults(handler=handle_list)
 
     pull = verbs.add_parser("pull", help="download models into the cache (sha256-checked)")
@@ -65,22 +66,27 @@ def handle_list(args: argparse.Namespace) -> int:
                   sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
-    from rich.table import Table
-
     from edgenet.cache import cache_dir
     from edgenet.report import make_console
+    from edgenet.tables import Column, print_table
 
-    table = Table(title=f"model index: {index.source} (default {index.default}); cache: {cache_dir('models')}")
-    for col in ("name", "α", "ρ", "precision", "M mult-adds", "top-1 %", "size MB", "cached"):
-        table.add_column(col, justify="left" if col in ("name", "precision") else "right")
+    if not rows:
+        print(f"no models in the cache ({cache_dir('models')}); `edgenet models pull NAME` fetches one")
+        return 0
+    columns = [Column("name", justify="left", key=True), Column("α"), Column("ρ"), Column("dtype", justify="left"),
+               Column("M MACs"), Column("top-1 %"), Column("MB"), Column("cached", justify="left")]
+    cells = []
     for r in rows:
         d = r.as_dict()
         size = (f"{d['size'] / 1e6:.1f}" if d["size"] is not None
                 else f"~{d['size_estimate'] / 1e6:.1f}" if d["size_estimate"] else "")
-        table.add_row(d["name"], f"{d['alpha']:.2f}" if d["alpha"] else "", str(d["resolution"] or ""),
+        cells.append([d["name"], f"{d['alpha']:.2f}" if d["alpha"] else "", str(d["resolution"] or ""),
                       d["precision"] or "", f"{d['mult_adds'] / 1e6:.0f}" if d["mult_adds"] else "",
-                      f"{d['top1']:.1f}" if d["top1"] is not None else "", size, "yes" if d["cached"] else "")
-    make_console().print(table)
+                      f"{d['top1']:.1f}" if d["top1"] is not None else "", size, "yes" if d["cached"] else ""])
+    console = make_console(width=args.width)
+    print_table(console, f"models (default {index.default})", columns, cells)
+    console.print(f"index: {index.source}\ncache: {cache_dir('models')}\nM MACs: millions of mult-adds; top-1: published ImageNet top-1\n"
+                  "MB: the .tflite file (~ estimated until pulled)")
     return 0
 
 
