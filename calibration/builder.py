@@ -47,8 +47,9 @@ def mobilenet_v1(
     """A Keras MobileNet V1 named after its variant (``mobilenet_v1_050_160``), softmax output.
 
     ``weights``: ``"random"`` (He-normal kernels, so the int8 model's output is not constant),
-    ``"imagenet"`` (Keras applications' download; the 16 standard variants only) or a path to a
-    ``.keras``/``.h5`` file whose layers share these names. ``batch_size=None`` gives the open batch
+    ``"imagenet"`` (Keras applications' download; the 16 standard variants only), a path to a
+    ``.keras``/``.h5`` file whose layers share these names, or a MobileNet V1 ``.tflite`` of the same
+    alpha at any resolution (:mod:`calibration.tflite_import`). ``batch_size=None`` gives the open batch
     that training needs; deployment models keep 1.
     """
     variant = Variant(alpha, resolution)
@@ -113,11 +114,21 @@ def weights_kind(weights: str) -> str:
         return weights
     if Path(weights).suffix.lower() in (".keras", ".h5"):
         return "file"
-    raise UsageError(f"--weights must be random, imagenet or a .keras/.h5 file, not {weights!r}")
+    if Path(weights).suffix.lower() == ".tflite":
+        return "tflite"
+    raise UsageError(f"--weights must be random, imagenet, a .keras/.h5 file or a MobileNet V1 .tflite, not {weights!r}")
 
 
 def load_weights(model, weights: str, variant: Variant, classes: int) -> None:
     kind = weights_kind(weights)
+    if kind == "tflite":  # a .tflite's graph holds folded weights: calibration.tflite_import maps them
+        from calibration.tflite_import import load_tflite_weights, read_graph
+
+        graph = read_graph(weights)
+        if graph.alpha != variant.alpha:
+            raise WeightsError(f"{weights} is alpha {graph.alpha}, not {variant.alpha}; build with --alpha {graph.alpha}")
+        load_tflite_weights(model, graph)
+        return
     if kind == "imagenet":
         source = imagenet_model(variant, include_top=classes == 1000)
     else:
@@ -213,6 +224,10 @@ def param_counts(model) -> dict:
 
 def classes_in_file(path: str) -> int:
     """The number of classes a saved model's head has (for builds that do not say --classes)."""
+    if weights_kind(path) == "tflite":
+        from calibration.tflite_import import read_graph
+
+        return read_graph(path).classes
     source = _load_file(path)
     if isinstance(source, str):
         raise WeightsError(f"{path} holds weights only; say how many classes its head has with --classes N")

@@ -36,8 +36,8 @@ IO_TYPES = ("int8", "uint8")
 
 @dataclass(frozen=True)
 class BuildConfig:
-    alpha: float
-    resolution: int
+    alpha: float | None  # None with .tflite weights: the file's
+    resolution: int | None  # None with .tflite weights: the file's
     output: str
     weights: str = "random"
     calibration: str | None = None  # an `edgenet calibrate` .npz; required for int8
@@ -48,11 +48,35 @@ class BuildConfig:
     per_channel: bool = True
     holdout: float = 0.2
     debug: bool = False
-    activation: str = "relu6"
+    activation: str = "relu6"  # .tflite weights: the file's (ReLU with equalize)
     seed: int = 0
+    # Post-training remedies (calibration.equalize, calibration.keep_grid), int8 only.
+    equalize: bool = False
+    bias_correction: bool = False
+    keep_grid: bool = False
+    eval_images: str | None = None  # labelled images (ImageFolder, or flat with ground_truth)
+    ground_truth: str | None = None
 
     def __post_init__(self) -> None:
-        Variant(self.alpha, self.resolution)
+        if self.alpha is None or self.resolution is None:
+            if is_pretrained_file(self.weights):
+                if self.alpha is not None or self.resolution is not None:
+                    Variant(self.alpha or 1.0, self.resolution or 224)
+            else:
+                raise UsageError("give --alpha and --resolution, or --grid (they are read from the file only with "
+                                 "--weights FILE.tflite or a model name)")
+        else:
+            Variant(self.alpha, self.resolution)
+        remedies = [n for n, on in (("--equalize", self.equalize), ("--bias-correction", self.bias_correction),
+                                    ("--keep-grid", self.keep_grid)) if on]
+        if remedies and self.float_model:
+            raise UsageError(f"{', '.join(remedies)} are int8 remedies; drop them or --float")
+        if self.keep_grid and not is_pretrained_file(self.weights):
+            raise UsageError("--keep-grid keeps a quantized .tflite's weight grid: give --weights FILE.tflite (or a model name)")
+        if self.eval_images is not None and not os.path.isdir(self.eval_images):
+            raise UsageError(f"--eval-images {self.eval_images} is not a folder (ImageFolder, or images with --ground-truth)")
+        if self.ground_truth is not None and self.eval_images is None:
+            raise UsageError("--ground-truth goes with --eval-images DIR")
         if self.io not in IO_TYPES:
             raise UsageError(f"--io must be one of {', '.join(IO_TYPES)}, not {self.io!r}")
         if not self.float_model and self.calibration is None:
@@ -66,6 +90,32 @@ class BuildConfig:
     @property
     def variant(self) -> Variant:
         return Variant(self.alpha, self.resolution)
+
+
+def is_pretrained_file(weights: str) -> bool:
+    """A .tflite or a model index name (anything that is not random/imagenet/.keras/.h5)."""
+    return weights not in ("random", "imagenet") and Path(weights).suffix.lower() not in (".keras", ".h5")
+
+
+def resolve_pretrained(config: BuildConfig) -> tuple[BuildConfig, object]:
+    """(config with the .tflite's path, alpha and default resolution filled in, its MobileNetGraph);
+    other weights pass through with None."""
+    if not is_pretrained_file(config.weights):
+        return config, None
+    from dataclasses import replace
+
+    from calibration.tflite_import import resolve_weights
+    from edgenet.mobilenet_graph import read_mobilenet
+
+    path = resolve_weights(config.weights)
+    graph = read_mobilenet(path)
+    if config.alpha is not None and config.alpha != graph.alpha:
+        raise UsageError(f"{path} is alpha {graph.alpha}, not --alpha {config.alpha}; omit --alpha (it is read from the file)")
+    if config.keep_grid and not graph.quantized:
+        raise UsageError(f"--keep-grid: {path} is a float model, it has no weight grid to keep")
+    activation = "relu" if config.equalize else graph.activation
+    return replace(config, weights=path, alpha=graph.alpha, resolution=config.resolution or graph.resolution,
+                   activation=activation), graph
 
 
 @dataclass
@@ -90,7 +140,7 @@ def report_path(model_path: str | os.PathLike) -> Path:
 
 
 def weights_labels(weights: str) -> Path | None:
-    """The labels `edgenet train` wrote beside a .keras file, if any."""
+    """The labels `edgenet train`/`build` wrote beside a .keras or .tflite file, if any."""
     if weights in ("random", "imagenet"):
         return None
     p = labels_path(weights)
@@ -220,6 +270,14 @@ def resolve_classes(config: BuildConfig) -> tuple[int, list[str] | None]:
     labels_file = config.labels or weights_labels(config.weights)
     labels = read_labels_file(str(labels_file)) if labels_file else None
     classes = config.classes
+    if classes is None and Path(config.weights).suffix.lower() == ".tflite":
+        from calibration.builder import classes_in_file
+
+        classes = classes_in_file(config.weights)  # a 1000-line labels file fits a 1001-class model
+        if labels is not None:
+            from edgenet.labels import align_labels
+
+            labels = align_labels(labels, classes, str(labels_file))
     if classes is None:
         if labels is not None:
             classes = len(labels)
@@ -240,6 +298,9 @@ def build_model(config: BuildConfig) -> BuildReport:
     from edgenet.representative import load_calibration
 
     started = time.perf_counter()
+    config, graph = resolve_pretrained(config)
+    if config.equalize and config.activation != "relu":
+        raise UsageError("--equalize needs ReLU (ReLU6 is not scale-equivariant): add --activation relu")
     calib = None
     if config.calibration is not None:
         calib = load_calibration(config.calibration)
@@ -249,16 +310,36 @@ def build_model(config: BuildConfig) -> BuildReport:
                 f"make them with `edgenet calibrate --resolution {config.resolution}`"
             )
     classes, labels = resolve_classes(config)
+    if config.eval_images is not None and classes == 1001 and labels is None:
+        raise UsageError("scoring a 1001-class model needs its labels (background first): give --labels FILE")
     model = mobilenet_v1(config.alpha, config.resolution, classes, config.weights, config.activation, seed=config.seed)
     calib_idx = held_idx = np.arange(0)
     if calib is not None:
         calib_idx, held_idx = split_holdout(len(calib), config.holdout, config.seed)
+    remedies: dict = {}
+    if config.equalize:
+        from calibration.equalize import equalize
+
+        remedies["equalization"] = equalize(model)
+    out = Path(config.output)
+    float_reference = None
+    if config.eval_images is not None and not config.float_model:
+        # The float model the int8 one is judged against: this network before bias correction.
+        float_reference = out.with_name(out.stem + ".float-reference.tflite")
+        float_reference.write_bytes(to_tflite(model, None))
+    if config.bias_correction:
+        from calibration.equalize import correct_bias
+
+        remedies["bias_correction"] = correct_bias(model, calib.samples[calib_idx], config.per_channel)
     t0 = time.perf_counter()
     data = to_tflite(model, None if config.float_model else calib.samples[calib_idx], config.io, config.per_channel)
     convert_s = time.perf_counter() - t0
-    out = Path(config.output)
     tmp = out.with_suffix(".tmp")
     tmp.write_bytes(data)
+    if config.keep_grid:
+        from calibration.keep_grid import keep_weight_grid
+
+        remedies["keep_grid"] = keep_weight_grid(str(tmp), graph)
     os.replace(tmp, out)  # a half-written model never looks like a finished one
     lab = labels_path(out)
     lab.write_text("\n".join(labels or [f"class {i}" for i in range(classes)]) + "\n")
@@ -277,7 +358,21 @@ def build_model(config: BuildConfig) -> BuildReport:
         "bytes": len(data), "convert_seconds": round(convert_s, 2),
         "runtime_check": {"input": loaded["input"], "output": loaded["output"], "runtime": loaded["runtime"]},
         "calibration": None,
+        "remedies": remedies,
     }
+    if graph is not None:
+        report["imported"] = {"file": str(Path(config.weights).resolve()), "alpha": graph.alpha,
+                              "resolution": graph.resolution, "classes": graph.classes,
+                              "weights": graph.weights_dtype, "activation": graph.activation}
+    if config.eval_images is not None:
+        from calibration.accuracy import labelled_accuracy
+
+        scored = {"float": str(out)} if config.float_model else {"float": str(float_reference), "int8": str(out)}
+        try:
+            report["accuracy"] = labelled_accuracy(scored, config.eval_images, str(lab), config.ground_truth)
+        finally:
+            if float_reference is not None:
+                float_reference.unlink(missing_ok=True)
     if calib is not None:
         m = calib.manifest
         report["calibration"] = {"file": str(Path(config.calibration).resolve()), "source": m.get("source"),

@@ -23,6 +23,7 @@ VERBS = (
     "profile",
     "calibrate",
     "build",
+    "retarget",
     "train",
     "demo",
     "deploy",
