@@ -135,7 +135,7 @@ def bench_model(path: Path, scorer: Scorer, resolutions, cle_everywhere: bool, w
 
 
 def fmt(v) -> str:
-    return "-" if v is None else f"{v[0]:5.1f}/{v[1]:5.1f}"
+    return f"{'-':>11}" if v is None else f"{v[0]:5.1f}/{v[1]:5.1f}"
 
 
 def main() -> None:

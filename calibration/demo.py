@@ -41,6 +41,9 @@ class DemoConfig:
     threads: int | None = None
     seed: int = 0
     keep: bool = False  # keep the drawings, clip and samples of a temporary workdir (a given workdir is never tidied)
+    # A MobileNet V1 .tflite or model index name to fine-tune from; None: a cached official model of
+    # this alpha if there is one (edgenet models pull), else training from scratch.
+    weights: str | None = None
 
     def __post_init__(self) -> None:
         Variant(self.alpha, self.resolution)
@@ -66,11 +69,12 @@ class DemoResult:
     seconds: dict = field(default_factory=dict)
     removed_bytes: int = 0  # what tidying a temporary workdir freed (0: nothing removed)
     kept_bytes: int = 0
+    started_from: str = ""  # which weights training started from, in a sentence
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("workdir", "model", "float_model", "labels", "float_top1", "int8_top1",
                                                 "test_images", "agreement", "loop", "seconds", "removed_bytes",
-                                                "kept_bytes")}
+                                                "kept_bytes", "started_from")}
 
 
 def _size(path: Path) -> int:
@@ -112,6 +116,29 @@ def check_camera(index: int) -> str:
     return uri
 
 
+def demo_weights(config: DemoConfig) -> tuple[str | None, float, str]:
+    """(pretrained .tflite or None, alpha, a sentence saying which start the demo takes)."""
+    from edgenet.errors import EdgenetError
+    from edgenet.variants import STANDARD_RESOLUTIONS
+
+    if config.weights is not None:
+        from calibration.tflite_import import read_graph, resolve_weights
+
+        path = resolve_weights(config.weights)
+        graph = read_graph(path)
+        return path, graph.alpha, f"from the pretrained ImageNet features of {path} (given)"
+    nearest = min(STANDARD_RESOLUTIONS, key=lambda r: abs(r - config.resolution))
+    name = Variant(config.alpha, nearest).name
+    try:
+        from edgenet.models import model_path
+
+        path = str(model_path(name, pull=False))
+    except (ImportError, EdgenetError, OSError):
+        return None, config.alpha, (f"from scratch (no pretrained {name} cached: `edgenet models pull {name}` or "
+                                    "--weights FILE.tflite fine-tunes ImageNet features instead)")
+    return path, config.alpha, f"from the pretrained ImageNet features of {name} (cached: {path})"
+
+
 def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
     """Every step in ``config.workdir``, or in a temporary folder that is tidied at the end to the
     models, labels and build reports (all of it on failure) unless ``config.keep``."""
@@ -145,7 +172,8 @@ def _run_steps(config: DemoConfig, work: Path, camera: str | None, log: Callable
     from edgenet.evaluate import evaluate
     from edgenet.pipeline import RunConfig, run_pipeline
 
-    variant = Variant(config.alpha, config.resolution)
+    pretrained, alpha, why = demo_weights(config)
+    variant = Variant(alpha, config.resolution)
     seconds: dict[str, float] = {}
 
     def step(name):
@@ -160,10 +188,10 @@ def _run_steps(config: DemoConfig, work: Path, camera: str | None, log: Callable
     write_image_folder(work / "calibration", -(-config.calibration_count // len(LABELS)), seed=config.seed + 3000)
     step("draw")
 
-    log(f"[2/6] training {variant.name} (at most {config.epochs} epochs / ~{config.train_seconds:.0f} s)")
+    log(f"[2/6] training {variant.name} (at most {config.epochs} epochs / ~{config.train_seconds:.0f} s): {why}")
     trained = train(
-        TrainConfig(str(work / "train"), str(work / f"{variant.name}.keras"), alpha=config.alpha,
-                    resolution=config.resolution, weights="auto", epochs=config.epochs,
+        TrainConfig(str(work / "train"), str(work / f"{variant.name}.keras"), alpha=alpha,
+                    resolution=config.resolution, weights=pretrained or "auto", epochs=config.epochs,
                     augment=config.augment, max_seconds=config.train_seconds, seed=config.seed),
         progress=lambda e, n, logs: log(f"      epoch {e}/{n}: accuracy {logs.get('accuracy', 0):.3f}, "
                                         f"validation {logs.get('val_accuracy', 0):.3f}"),
@@ -179,9 +207,9 @@ def _run_steps(config: DemoConfig, work: Path, camera: str | None, log: Callable
     step("calibrate")
 
     log("[4/6] converting to full int8 (and float32 for comparison)")
-    int8 = build_model(BuildConfig(config.alpha, config.resolution, str(work / variant.model_filename("int8")),
+    int8 = build_model(BuildConfig(alpha, config.resolution, str(work / variant.model_filename("int8")),
                                    weights=trained.model, calibration=str(calib)))
-    flt = build_model(BuildConfig(config.alpha, config.resolution, str(work / variant.model_filename("float32")),
+    flt = build_model(BuildConfig(alpha, config.resolution, str(work / variant.model_filename("float32")),
                                   weights=trained.model, calibration=str(calib), float_model=True))
     step("convert")
 
@@ -207,6 +235,7 @@ def _run_steps(config: DemoConfig, work: Path, camera: str | None, log: Callable
         workdir=str(work), model=int8.model, float_model=flt.model, labels=int8.labels,
         float_top1=e_float.top1, int8_top1=e_int8.top1, test_images=e_int8.count,
         agreement=int8.data.get("quantization", {}),
+        started_from=why,
         loop={"frames": summary.frames, "e2e_fps": round(summary.e2e_fps, 1), "model_fps": round(summary.model_fps, 1),
               "source": source, "last_top": summary.last_top},
         seconds=seconds,

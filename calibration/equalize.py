@@ -125,35 +125,43 @@ def quantize_weights(kernel: np.ndarray, axis: int | None) -> np.ndarray:
     return (np.clip(np.round(kernel / s), -127, 127) * s).astype(np.float32)
 
 
-def input_means(model, samples: np.ndarray, batch_size: int = 16) -> dict[str, np.ndarray]:
-    """Mean of each conv's input per channel over the samples and all positions (float model)."""
+def _mean_outputs(model, names: list[str], samples: np.ndarray, batch_size: int = 16) -> list[np.ndarray]:
+    """Per-channel means of convs' pre-activation outputs (after their BatchNorm) over the samples."""
     import keras
 
-    names = CONVS
-    probes = [keras.layers.GlobalAveragePooling2D(name=f"mean_into_{n}")(model.get_layer(n).input) for n in names]
-    probe = keras.Model(model.inputs, probes)
-    sums = [np.zeros(int(p.shape[-1]), np.float64) for p in probes]
+    outs = [model.get_layer(n if n == "conv_preds" else f"{n}_bn").output for n in names]
+    probe = keras.Model(model.inputs, [keras.layers.GlobalAveragePooling2D(name=f"mean_of_{n}")(o)
+                                       for n, o in zip(names, outs)])
+    sums = [0.0] * len(names)
     for i in range(0, len(samples), batch_size):
         outs = probe([samples[i:i + batch_size]], training=False)
-        for k, o in enumerate(outs):
-            sums[k] += np.asarray(o, np.float64).sum(0)
-    return {n: (s / len(samples)).astype(np.float32) for n, s in zip(names, sums)}
+        outs = outs if isinstance(outs, (list, tuple)) else [outs]
+        sums = [s + np.asarray(o, np.float64).sum(0) for s, o in zip(sums, outs)]
+    return [s / len(samples) for s in sums]
 
 
-def correct_bias(model, samples: np.ndarray, per_channel: bool = True) -> dict:
-    """Empirical bias correction in place. Returns the largest correction relative to the bias range."""
-    means = input_means(model, samples)
+def correct_bias(model, samples: np.ndarray, per_channel: bool = True, max_samples: int = 64) -> dict:
+    """Empirical bias correction in place. The float model's weights are kept (the converter rounds
+    them); layer by layer in graph order, each bias is shifted so that a copy with rounded weights
+    (and the layers before it already corrected) has the float model's mean pre-activation output in
+    every channel. The shift so includes what rounding upstream did to the layer's input; correcting
+    every layer at once instead double-counts it and diverges (measured)."""
+    import keras
+
+    samples = samples[:max_samples]
     folded = fold_batchnorm(model)
-    worst = 0.0
+    rounded = keras.models.clone_model(model)
+    rounded.set_weights(model.get_weights())
+    write_folded(rounded, {n: (quantize_weights(k, _out_axis(n) if per_channel else None), b)
+                           for n, (k, b) in folded.items()})
+    rounded_folded = fold_batchnorm(rounded)
+    reference = dict(zip(CONVS, _mean_outputs(model, CONVS, samples)))
+    before, corrected = [], {}
     for name in CONVS:
-        kernel, bias = folded[name]
-        err = quantize_weights(kernel, _out_axis(name) if per_channel else None) - kernel
-        mu = means[name]
-        if _is_depthwise(name):
-            shift = np.einsum("hwc,c->c", err[..., 0], mu)
-        else:
-            shift = np.einsum("hwio,i->o", err, mu)
-        worst = max(worst, float(np.abs(shift).max() / max(np.abs(bias).max(), 1e-12)))
-        folded[name] = (kernel, (bias - shift).astype(np.float32))
-    write_folded(model, folded)
-    return {"samples": int(len(samples)), "largest_shift_vs_bias_range": round(worst, 4)}
+        shift = _mean_outputs(rounded, [name], samples)[0] - reference[name]
+        before.append(float(np.abs(shift).mean()))
+        kernel_q, bias = rounded_folded[name]
+        corrected[name] = (bias - shift).astype(np.float32)
+        write_folded(rounded, {name: (kernel_q, corrected[name])})
+    write_folded(model, {n: (folded[n][0], corrected[n]) for n in CONVS})
+    return {"samples": int(len(samples)), "mean_shift_before": round(float(np.mean(before)), 5)}

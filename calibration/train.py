@@ -27,6 +27,7 @@ from edgenet.sources import image_files
 from edgenet.variants import Variant
 
 WEIGHT_CHOICES = ("auto", "imagenet", "random")
+DEFAULT_ALPHA = 0.25
 BN_MOMENTUM = 0.9
 # Adam's starting rate when none is given. From scratch, measured on the drawn classes (alpha 0.25,
 # 64 px, 70 images a class, 14 epochs): 2e-3 left training accuracy at 93 % (validation 90 %), 5e-3
@@ -39,9 +40,11 @@ LEARNING_RATE = {"random": 5e-3, "pretrained": 1e-3}
 class TrainConfig:
     data: str
     output: str
-    alpha: float = 0.25
+    alpha: float | None = None  # None: 0.25, or the alpha of a .tflite given as weights
     resolution: int = 96
-    weights: str = "auto"  # auto: ImageNet when it can be had, else from scratch; or a .keras to continue
+    # auto: ImageNet when it can be had, else from scratch; a .keras to continue; a MobileNet V1
+    # .tflite or a model index name (real ImageNet features from the official models)
+    weights: str = "auto"
     epochs: int = 8
     batch_size: int = 32
     learning_rate: float | None = None  # None: LEARNING_RATE for what training starts from
@@ -52,12 +55,14 @@ class TrainConfig:
     max_seconds: float | None = None  # stop after the epoch that passes this budget
 
     def __post_init__(self) -> None:
-        Variant(self.alpha, self.resolution)
+        Variant(self.alpha or DEFAULT_ALPHA, self.resolution)
         if not os.path.isdir(self.data):
             raise UsageError(f"--data {self.data} is not a folder (expected one sub-folder of images per class)")
         check_output_path(self.output, (".keras",))
-        if self.weights not in WEIGHT_CHOICES and not self.weights.endswith((".keras", ".h5")):
-            raise UsageError(f"--weights must be auto, imagenet, random or a .keras/.h5 file, not {self.weights!r}")
+        if self.weights not in WEIGHT_CHOICES and not self.weights.endswith((".keras", ".h5", ".tflite")) \
+                and not self.weights.startswith("mobilenet_v1_"):
+            raise UsageError(f"--weights must be auto, imagenet, random, a .keras/.h5 file, a MobileNet V1 .tflite "
+                             f"or a model name (mobilenet_v1_050_160), not {self.weights!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise UsageError("--epochs and --batch-size must be at least 1")
         if not 0.0 <= self.validation_split < 1.0:
@@ -141,16 +146,29 @@ def _start_model(config: TrainConfig, classes: int, log: Callable[[str], None]):
     from calibration.builder import WeightsError, mobilenet_v1
 
     kw = dict(batch_size=None, bn_momentum=BN_MOMENTUM, seed=config.seed)
+    alpha = config.alpha or DEFAULT_ALPHA
+    if config.weights not in WEIGHT_CHOICES and not config.weights.endswith((".keras", ".h5")):
+        from calibration.tflite_import import freeze_batchnorm, import_tflite
+
+        model, graph = import_tflite(config.weights, config.resolution, classes, **kw)
+        if config.alpha is not None and config.alpha != graph.alpha:
+            raise UsageError(f"{config.weights} is alpha {graph.alpha}, not --alpha {config.alpha}; omit --alpha")
+        # The imported BatchNorms are identities carrying the folded bias, not statistics of any data:
+        # training mode would normalise by batch statistics and undo the pretrained features.
+        frozen = freeze_batchnorm(model)
+        log(f"fine-tuning {graph.file.name}'s ImageNet features (alpha {graph.alpha}, {frozen} BatchNorm layers "
+            f"kept in inference mode, new {classes}-class head)")
+        return model, config.weights
     if config.weights == "auto":
-        if Variant(config.alpha, config.resolution).is_standard:
+        if Variant(alpha, config.resolution).is_standard:
             try:
-                return mobilenet_v1(config.alpha, config.resolution, classes, "imagenet", **kw), "imagenet"
+                return mobilenet_v1(alpha, config.resolution, classes, "imagenet", **kw), "imagenet"
             except WeightsError as exc:
                 log(f"ImageNet weights unavailable ({exc}); training from scratch")
         else:
-            log(f"no ImageNet weights for alpha {config.alpha} at {config.resolution} px; training from scratch")
-        return mobilenet_v1(config.alpha, config.resolution, classes, "random", **kw), "random"
-    model = mobilenet_v1(config.alpha, config.resolution, classes, config.weights, **kw)
+            log(f"no ImageNet weights for alpha {alpha} at {config.resolution} px; training from scratch")
+        return mobilenet_v1(alpha, config.resolution, classes, "random", **kw), "random"
+    model = mobilenet_v1(alpha, config.resolution, classes, config.weights, **kw)
     for layer in model.layers:  # a loaded .keras keeps its own momentum; small data needs ours
         if hasattr(layer, "momentum"):
             layer.momentum = BN_MOMENTUM

@@ -29,6 +29,9 @@ def register(sub) -> None:
     p.add_argument("--epochs", type=positive_int, default=8)
     p.add_argument("--augment", action="store_true", help="train with flips/shifts/zoom crops (off: the drawings vary enough)")
     p.add_argument("--train-seconds", type=positive_float, default=120.0, help="training time budget (default 120)")
+    p.add_argument("--weights", metavar="FILE.tflite|NAME",
+                   help="fine-tune from this MobileNet V1 .tflite or model name (default: a cached official model of "
+                   "--alpha, else from scratch; the demo says which)")
     p.add_argument("--camera", type=int, metavar="N", help="run the loop on camera N instead of the generated clip")
     p.add_argument("--frames", type=positive_int, default=240, help="frames for the live loop (default 240)")
     p.add_argument("--threads", type=positive_int, help="interpreter threads (default: all cores)")
@@ -42,7 +45,7 @@ def handle(args: argparse.Namespace) -> int:
     log = (lambda m: print(m, file=sys.stderr, flush=True)) if args.json else (lambda m: print(m, flush=True))
     r = run_demo(DemoConfig(workdir=args.workdir, alpha=args.alpha, resolution=args.resolution, per_class=args.per_class,
                             epochs=args.epochs, augment=args.augment, train_seconds=args.train_seconds, camera=args.camera,
-                            frames=args.frames, threads=args.threads, keep=args.keep), log=log)
+                            frames=args.frames, threads=args.threads, keep=args.keep, weights=args.weights), log=log)
     command = edgenet_command()
     run_it = f"{command} run --model {r.model} --labels {r.labels} --camera 0"
     if args.json:
@@ -50,7 +53,8 @@ def handle(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0
     q = r.agreement
-    print(f"\naccuracy on {r.test_images} held-out drawings: float {r.float_top1:.1%}, int8 {r.int8_top1:.1%}")
+    print(f"\ntrained {r.started_from}")
+    print(f"accuracy on {r.test_images} held-out drawings: float {r.float_top1:.1%}, int8 {r.int8_top1:.1%}")
     if q:
         print(f"float vs int8 on held-out calibration samples: top-1 agreement {q['top1_agreement']:.1%}, "
               f"mean cosine {q['mean_cosine']:.4f}")

@@ -19,9 +19,10 @@ def register(sub) -> None:
         "better than chance on the validation images (it is saved anyway, with a warning).",
     )
     p.add_argument("--data", required=True, metavar="DIR", help="ImageFolder: one sub-folder of images per class")
-    p.add_argument("--alpha", type=float, default=0.25, help="width multiplier (default 0.25)")
+    p.add_argument("--alpha", type=float, help="width multiplier (default 0.25, or the --weights .tflite's)")
     p.add_argument("--resolution", type=positive_int, default=96, help="input size (default 96)")
-    p.add_argument("--weights", default="auto", help="auto (ImageNet if available, else scratch), imagenet, random, or a .keras to continue")
+    p.add_argument("--weights", default="auto", help="auto (ImageNet if available, else scratch), imagenet, random, "
+                   "a .keras to continue, or a MobileNet V1 .tflite / model name (its ImageNet features, at any --resolution)")
     p.add_argument("--epochs", type=positive_int, default=8)
     p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--learning-rate", type=positive_float,
