@@ -274,6 +274,11 @@ def resolve_classes(config: BuildConfig) -> tuple[int, list[str] | None]:
         from calibration.builder import classes_in_file
 
         classes = classes_in_file(config.weights)  # a 1000-line labels file fits a 1001-class model
+        if labels is None and classes == 1001:  # an official ImageNet model: edgenet ships its labels
+            from edgenet.models import packaged_labels
+
+            labels_file = packaged_labels()
+            labels = read_labels_file(str(labels_file))
         if labels is not None:
             from edgenet.labels import align_labels
 
@@ -310,8 +315,6 @@ def build_model(config: BuildConfig) -> BuildReport:
                 f"make them with `edgenet calibrate --resolution {config.resolution}`"
             )
     classes, labels = resolve_classes(config)
-    if config.eval_images is not None and classes == 1001 and labels is None:
-        raise UsageError("scoring a 1001-class model needs its labels (background first): give --labels FILE")
     model = mobilenet_v1(config.alpha, config.resolution, classes, config.weights, config.activation, seed=config.seed)
     calib_idx = held_idx = np.arange(0)
     if calib is not None:

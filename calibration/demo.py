@@ -129,11 +129,11 @@ def demo_weights(config: DemoConfig) -> tuple[str | None, float, str]:
         return path, graph.alpha, f"from the pretrained ImageNet features of {path} (given)"
     nearest = min(STANDARD_RESOLUTIONS, key=lambda r: abs(r - config.resolution))
     name = Variant(config.alpha, nearest).name
-    try:
-        from edgenet.models import model_path
+    from edgenet.models import model_path
 
+    try:
         path = str(model_path(name, pull=False))
-    except (ImportError, EdgenetError, OSError):
+    except (EdgenetError, OSError):
         return None, config.alpha, (f"from scratch (no pretrained {name} cached: `edgenet models pull {name}` or "
                                     "--weights FILE.tflite fine-tunes ImageNet features instead)")
     return path, config.alpha, f"from the pretrained ImageNet features of {name} (cached: {path})"

@@ -39,10 +39,8 @@ def resolve_weights(weights: str) -> str:
         if not os.path.isfile(weights):
             raise UsageError(f"--weights {weights}: file not found")
         return weights
-    try:
-        from edgenet.models import model_path  # the model index (edgenet models), when installed
-    except ImportError:
-        raise UsageError(f"--weights {weights!r}: give a .tflite file (a model index is not available)") from None
+    from edgenet.models import model_path  # the model index (`edgenet models`): pulled on first use
+
     return str(model_path(weights))
 
 

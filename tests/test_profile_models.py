@@ -130,3 +130,28 @@ def test_uint8_models_are_shown_as_uint8(tmp_path, tiny_model):
     assert [(r[0], r[1]) for r in rows[:2]] == [("mobilenet_v1_025_64_float", "f32"), ("mobilenet_v1_025_64_uint8", "uint8")]
     assert "uint8 vs float32, mobilenet_v1_025_64_uint8 @ 1 thread(s): " in out.getvalue()
     assert "(uint8 x" in out.getvalue() and "int8 vs" not in out.getvalue().replace("uint8 vs", "")
+
+
+def test_accuracy_figures_of_one_kind_only(tmp_path):
+    """A measured top-1 for one model beside published figures for the others is refused, and so are
+    evaluations on different image sets; measured figures for every model on one set are accepted."""
+    from edgenet.errors import UsageError
+    from edgenet.profiler.accuracy import check_one_kind
+    from edgenet.profiler.models import ModelEntry
+
+    a = ModelEntry("x/mobilenet_v1_050_160_int8.tflite", "mobilenet_v1_050_160_int8", Variant(0.5, 160), "int8", 77, 1000)
+    b = ModelEntry("x/mobilenet_v1_075_192_int8.tflite", "mobilenet_v1_075_192_int8", Variant(0.75, 192), "int8", 233, 1000)
+    path = tmp_path / "acc.json"
+    path.write_text(json.dumps({"model": "mobilenet_v1_050_160_int8.tflite", "top1": 0.74, "dataset": "/d/imagenet-100", "count": 100}))
+    with pytest.raises(UsageError, match=r"measures 1 model\(s\) \(mobilenet_v1_050_160_int8\) and 1 other\(s\) would be ranked by published"):
+        check_one_kind(load_accuracy([str(path)]), [a, b])
+    check_one_kind(load_accuracy([]), [a, b])  # all published: fine
+    path.write_text(json.dumps([{"model": "mobilenet_v1_050_160_int8.tflite", "top1": 0.74, "dataset": "/d/imagenet-100", "count": 100},
+                                {"model": "mobilenet_v1_075_192_int8.tflite", "top1": 0.8, "dataset": "/d/other", "count": 50}]))
+    with pytest.raises(UsageError, match="2 different image sets"):
+        check_one_kind(load_accuracy([str(path)]), [a, b])
+    path.write_text(json.dumps([{"model": "mobilenet_v1_050_160_int8.tflite", "top1": 0.74, "dataset": "/d/imagenet-100", "count": 100},
+                                {"model": "mobilenet_v1_075_192_int8.tflite", "top1": 0.83, "dataset": "/d/imagenet-100", "count": 100}]))
+    table = load_accuracy([str(path)])
+    check_one_kind(table, [a, b])
+    assert table.lookup(b) == (pytest.approx(83.0), "eval")

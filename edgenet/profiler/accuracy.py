@@ -5,6 +5,12 @@ reports), or a plain mapping ``{"model or variant name": top1}`` with top-1 as a
 or in percent (57.2). A report is matched to a profiled model by file name, then by variant and
 precision, so an eval of the real ``mobilenet_v1_0.5_160_quant.tflite`` ranks a random-weight
 ``mobilenet_v1_050_160_int8.tflite`` built for latency.
+
+One kind of figure at a time (:func:`check_one_kind`): measured top-1 on a 100-image set and the
+published full-ImageNet table differ by more than the variants differ from each other (the shared
+imagenet-100 gives 0.75/192 83 % against a published 66 %), so a ranking that mixes them picks
+whichever model happened to be measured. Mixing is refused, and so are evaluations on different
+image sets.
 """
 
 from __future__ import annotations
@@ -24,6 +30,14 @@ class AccuracyTable:
     by_name: dict[str, float] = field(default_factory=dict)  # file stem -> top-1 %
     by_variant: dict[tuple[str, str], float] = field(default_factory=dict)  # (variant, precision) -> %
     source: str = "eval"
+    datasets: dict[str, str] = field(default_factory=dict)  # file stem or variant/precision -> image set
+
+    def dataset_of(self, entry: ModelEntry) -> str | None:
+        if entry.name in self.by_name:
+            return self.datasets.get(entry.name)
+        if entry.variant is not None:
+            return self.datasets.get(f"{entry.variant.name}/{entry.precision}")
+        return None
 
     def lookup(self, entry: ModelEntry) -> tuple[float | None, str | None]:
         """(top-1 percent, where it came from) for a model."""
@@ -53,15 +67,21 @@ def load_accuracy(paths: list[str] | tuple[str, ...]) -> AccuracyTable:
     by_name: dict[str, float] = {}
     by_variant: dict[tuple[str, str], float] = {}
 
-    def add(model_name: str, value, where: str) -> None:
+    datasets: dict[str, str] = {}
+
+    def add(model_name: str, value, where: str, dataset: str | None = None) -> None:
         top1 = _percent(value, where)
         base = os.path.basename(str(model_name))
         stem = base[:-7] if base.endswith(".tflite") else base
         by_name[stem] = top1
+        if dataset:
+            datasets[stem] = dataset
         variant = variant_from_model_name(base)
         if variant is not None:
             precision = _precision_from_name(stem) or "int8"
             by_variant[(variant.name, precision)] = top1
+            if dataset:
+                datasets[f"{variant.name}/{precision}"] = dataset
 
     for path in paths:
         try:
@@ -74,11 +94,34 @@ def load_accuracy(paths: list[str] | tuple[str, ...]) -> AccuracyTable:
         reports = data if isinstance(data, list) else [data]
         for report in reports:
             if isinstance(report, dict) and "model" in report and "top1" in report:
-                add(report["model"], report["top1"], path)
+                data_set = f"{report['dataset']} ({report.get('count', '?')} images)" if report.get("dataset") else None
+                add(report["model"], report["top1"], path, data_set)
             elif isinstance(report, dict) and report and all(isinstance(k, str) for k in report):
                 for key, value in report.items():
                     add(key, value, f"{path} [{key}]")
             else:
                 raise UsageError(f"--accuracy {path}: expected `edgenet eval --json` output (with 'model' and "
                                  "'top1'), a list of them, or a {model: top1} mapping")
-    return AccuracyTable(by_name, by_variant)
+    return AccuracyTable(by_name, by_variant, datasets=datasets)
+
+
+def check_one_kind(table: AccuracyTable, entries: list[ModelEntry]) -> None:
+    """Refuse a ranking that mixes measured and published figures, or measurements on different image sets."""
+    looked = [(e, *table.lookup(e)) for e in entries]
+    measured = sorted({e.name for e, top1, src in looked if top1 is not None and src == table.source})
+    published = sorted({e.name for e, top1, src in looked if top1 is not None and src != table.source})
+    if measured and published:
+        raise UsageError(
+            f"--accuracy measures {len(measured)} model(s) ({', '.join(measured[:3])}{' ...' if len(measured) > 3 else ''}) "
+            f"and {len(published)} other(s) would be ranked by published ImageNet figures "
+            f"({', '.join(published[:3])}{' ...' if len(published) > 3 else ''}); the two are not comparable: "
+            "evaluate every model on the same images (`edgenet eval --model M --images DIR -o M.json`) or drop "
+            "--accuracy to rank all by the published table")
+    sets = {}
+    for e, top1, src in looked:
+        if top1 is not None and src == table.source and table.dataset_of(e):
+            sets.setdefault(table.dataset_of(e), []).append(e.name)
+    if len(sets) > 1:
+        shown = "; ".join(f"{names[0]} on {ds}" for ds, names in sorted(sets.items())[:3])
+        raise UsageError(f"--accuracy holds evaluations on {len(sets)} different image sets ({shown}); "
+                         "evaluate every model on the same images")

@@ -18,7 +18,7 @@ from typing import Callable
 from edgenet.board.manifest import environment
 from edgenet.board.thermal import ThermalProbe
 from edgenet.errors import UsageError
-from edgenet.profiler.accuracy import load_accuracy
+from edgenet.profiler.accuracy import check_one_kind, load_accuracy
 from edgenet.profiler.build import NO_BUILDER, GridBuilder, default_cache_dir, grid_model_path
 from edgenet.profiler.measure import MeasureOptions, measure_model
 from edgenet.profiler.models import ModelEntry, grid_models, models_from, official_models
@@ -314,6 +314,7 @@ class _Profiler:
             return ProfileReport([], {}, None, {}, c.as_dict(), self.notes + [f"built/found {len(entries)} models"],
                                  time.perf_counter() - started)
         accuracy = load_accuracy(c.accuracy)
+        check_one_kind(accuracy, entries)
         for e in entries:
             top1, source = accuracy.lookup(e)
             for t in self.threads:
