@@ -128,7 +128,7 @@ def test_bias_correction_removes_the_mean_shift_of_rounded_weights():
 @pytest.fixture(scope="module")
 def drawn(tmp_path_factory):
     """(calibration .npz at 64 px, labelled ImageFolder) of drawings the fixture never saw."""
-    from calibration.dataset import build_representative_dataset, save_calibration
+    from edgenet.representative import build_representative_dataset, save_calibration
     from calibration.synthetic import write_image_folder
 
     root = tmp_path_factory.mktemp("drawn")
@@ -189,7 +189,7 @@ def test_official_models_import_exactly_and_score_like_the_original(reference, t
 
 
 def test_official_int8_keeps_its_weight_grid_at_another_resolution(reference, tmp_path):
-    from calibration.dataset import build_representative_dataset, save_calibration
+    from edgenet.representative import build_representative_dataset, save_calibration
 
     calib = tmp_path / "c160.npz"
     save_calibration(build_representative_dataset(str(reference / "images"), 160, 8), str(calib))

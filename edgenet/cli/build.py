@@ -22,8 +22,8 @@ def register(sub) -> None:
         "Writes the model, its labels (NAME.labels.txt) and a build report (NAME.build.json) measuring "
         "float-vs-int8 agreement on held-out calibration samples.",
     )
-    p.add_argument("--alpha", type=float, help="width multiplier in (0, 1], e.g. 0.5")
-    p.add_argument("--resolution", type=positive_int, help="input size, a multiple of 8 >= 32, e.g. 160")
+    p.add_argument("--alpha", type=float, help="width multiplier in (0, 1], e.g. 0.5 (with --weights FILE.tflite: read from the file)")
+    p.add_argument("--resolution", type=positive_int, help="input size, a multiple of 8 >= 32, e.g. 160 (default with --weights FILE.tflite: the file's)")
     p.add_argument("--weights", default="random",
                    help="random (default), imagenet, a .keras/.h5 file (edgenet train), or a MobileNet V1 .tflite "
                    "(official int8 or float, or one edgenet built) or model name: its weights at its alpha, at any --resolution")
