@@ -1,8 +1,8 @@
 """Live-view benchmark: what does `--serve` with one viewer cost the run loop?
 
 Measured in one run, over the same clip, interleaved rounds (A B C A B C ...), median end-to-end FPS:
-  A  plain      run_pipeline, headless, no on_frame (nothing drawn)
-  B  serving    --serve on, nobody watching (the loop draws the annotations and publishes)
+  A  plain      run_pipeline, headless, no live view (nothing drawn)
+  B  serving    --serve on, nobody watching (the loop publishes raw frames, nothing drawn)
   C  1 viewer   --serve on, one viewer (a separate process) reading /stream.mjpg to the end
 Goal (issue 7): serving one viewer costs at most 10% of end-to-end FPS, i.e. C / A >= 0.90.
 The viewer runs as its own process so that it does not share the run's GIL; on a real setup it is a
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from edgenet.pipeline import RunConfig, run_pipeline  # noqa: E402
-from edgenet.serve import LiveServer  # noqa: E402
+from edgenet.serve import LiveServer, LiveView  # noqa: E402
 
 REFERENCE = ROOT.parent / "shared" / "reference"
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -82,7 +82,7 @@ def one_round(config: RunConfig, mode: str, serve_fps: float) -> tuple[float, di
             deadline = time.monotonic() + 10
             while server.viewers == 0 and time.monotonic() < deadline:
                 time.sleep(0.01)
-        summary = run_pipeline(config, out=_Null(), log=lambda m: None, on_frame=server)
+        summary = run_pipeline(config, out=_Null(), log=lambda m: None, sinks=[LiveView(server)])
         extra = {"encodes": server.hub.encodes, "sent": server.frames_sent, "seconds": summary.seconds,
                  "encode_ms": server.hub.last_encoded.encode_ms if server.hub.last_encoded else None}
     if viewer is not None:

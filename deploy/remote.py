@@ -13,10 +13,10 @@ from typing import Callable
 from deploy.errors import DeployError, RemoteCommandError
 from deploy.release import DEFAULT_BASE, current_release, remote_base, utc_stamp
 from deploy.service import logs_command
+from edgenet.profiler.select import EXIT_NO_PICK
 
 q = shlex.quote
 PROFILE_FILES = ("profile.json", "profile.csv", "pareto.png")
-EXIT_NO_PICK = 1  # edgenet profile: profiled fine, nothing reached the target
 
 
 def _has(args: list[str], *options: str) -> bool:
@@ -29,7 +29,7 @@ def edgenet_command(release: str, verb: str, args: list[str]) -> str:
 
 def serve_port(args: list[str]) -> int | None:
     """The board port of `run --serve [HOST:]PORT` in ``args``, or None without --serve."""
-    from edgenet.serve.cli import DEFAULT_PORT
+    from edgenet.serve import DEFAULT_PORT
     from edgenet.serve.server import parse_bind
 
     for i, arg in enumerate(args):

@@ -139,14 +139,12 @@ def run(source: str | int = 0, model: str | os.PathLike | None = None, *,
     """
     from edgenet.board.camera import camera_uri
     from edgenet.pipeline import RunConfig, run_pipeline
+    from edgenet.sinks import Callback
 
     options.setdefault("headless", True)
     uri = camera_uri(source) if isinstance(source, int) else str(source)
     config = RunConfig(model=None if model is None else os.fspath(model), source=uri, **options)
-
-    def hook(image, info):
-        on_result(image, [Prediction(t["label"], float(t["score"])) for t in info["top"]])
-
-    hook.draws_itself = True  # the raw frame, and no drawing on the loop's thread for it
-    return run_pipeline(config, on_frame=hook if on_result is not None else None, out=io.StringIO() if quiet else None,
-                        log=_quiet if quiet else None)
+    # The raw frame (result.image): nothing is drawn on the loop's thread for it.
+    sinks = [] if on_result is None else [Callback(lambda result: on_result(
+        result.image, [Prediction(t["label"], float(t["score"])) for t in result.top]))]
+    return run_pipeline(config, sinks=sinks, out=io.StringIO() if quiet else None, log=_quiet if quiet else None)

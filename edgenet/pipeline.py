@@ -1,30 +1,28 @@
-"""The live loop: capture ‖ (preprocess in the capture thread) -> inference -> top-k -> output.
+"""The live loop: capture ‖ (preprocess in the capture thread) -> inference -> top-k -> sinks.
 
 Capture and preprocessing run in their own thread (``edgenet.capture``), so while the interpreter
 works on frame N the next frame is already being read and turned into a tensor. OpenCV and the
-TFLite interpreter release the GIL, so the two threads really run on two cores.
+TFLite interpreter release the GIL, so the two threads really run on two cores. Where results go
+(window, recorder, JSON lines, status line, live view) is the sinks' business (``edgenet.sinks``).
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import IO, Callable
+from typing import IO, Callable, Sequence
 
-import cv2
-
+from edgenet.board.manifest import environment
 from edgenet.capture import Backoff, Capture, EndOfStream, FrameTimeout
 from edgenet.errors import UsageError
-from edgenet.outputs import check_output_path
 from edgenet.labels import load_labels
 from edgenet.models import resolve_model
+from edgenet.outputs import check_output_path
 from edgenet.postprocess import TopK
 from edgenet.preprocess import DEFAULT_CROP, preprocess
-from edgenet.render import Window, annotate, display_available
-from edgenet.board.manifest import environment
 from edgenet.runtime import load_interpreter
+from edgenet.sinks import FrameResult, Sink, StreamInfo, close_all, open_all, standard_sinks
 from edgenet.sources import open_source, parse_source
 from edgenet.stats import Summary, summarize
 
@@ -98,32 +96,18 @@ class RunSummary:
         }
 
 
-class _Recorder:
-    def __init__(self, path: str, fps: float):
-        self.path, self.fps, self.writer = path, fps, None
-
-    def write(self, frame) -> None:
-        if self.writer is None:
-            h, w = frame.shape[:2]
-            fourcc = cv2.VideoWriter_fourcc(*("mp4v" if self.path.lower().endswith((".mp4", ".m4v", ".mov")) else "MJPG"))
-            self.writer = cv2.VideoWriter(self.path, fourcc, self.fps, (w, h))
-            if not self.writer.isOpened():
-                raise UsageError(f"cannot write video {self.path} (unsupported extension? use .mp4 or .avi)")
-        self.writer.write(frame)
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.release()
-
-
 def run_pipeline(
     config: RunConfig,
     *,
     out: IO[str] | None = None,
     log: Callable[[str], None] | None = None,
-    on_frame: Callable | None = None,
+    sinks: Sequence[Sink] = (),
 ) -> RunSummary:
-    """Run the loop until the source ends, a bound is hit, or the window is closed."""
+    """Run the loop until the source ends, a bound is hit, or a sink asks to stop (a closed window).
+
+    Results go to the sinks ``config``'s output options ask for (JSON lines, window or status line
+    on ``out``, recorder) and to ``sinks`` (e.g. the live view).
+    """
     out = out or sys.stdout
     log = log or (lambda message: print(f"edgenet: {message}", file=sys.stderr, flush=True))
     parse_source(config.source)  # bad URIs fail before the model loads (or is downloaded)
@@ -135,17 +119,8 @@ def run_pipeline(
 
     source = open_source(config.source)
     live = source.live
-    window = None
-    if not config.headless and not config.json:
-        if display_available():
-            window = Window()
-        elif not config.headless:
-            log("no display (or OpenCV without GUI): running headless")
-    recorder = _Recorder(config.record, source.nominal_fps or 30.0) if config.record else None
-    # A hook with ``draws_itself`` (the live-view server) gets the raw frame and draws the labels
-    # itself, off this thread and only for the frames it actually sends.
-    raw_hook = on_frame is not None and getattr(on_frame, "draws_itself", False)
-    draw = window is not None or recorder is not None or (on_frame is not None and not raw_hook)
+    outputs = standard_sinks(json_lines=config.json, headless=config.headless, record=config.record, out=out,
+                             log=log) + list(sinks)
     capture = Capture(
         source,
         reopen=(lambda: open_source(config.source)) if live else None,
@@ -159,11 +134,10 @@ def run_pipeline(
     frames = 0
     top: list[dict] = []
     started = first = time.perf_counter_ns()
-    last_line = started
-    window_frames = 0
     deadline = started + int(config.duration * 1e9) if config.duration else None
     e2e = 0.0
     try:
+        open_all(outputs, StreamInfo(source.name, live, source.nominal_fps))
         capture.start()
         while True:
             t0 = time.perf_counter_ns()
@@ -183,50 +157,27 @@ def run_pipeline(
             top = post(scores)
             t3 = time.perf_counter_ns()
             frames += 1
-            window_frames += 1
             if frames == 1:
                 first = t3  # end-to-end FPS counts from the first result, not from start-up
             elapsed = (t3 - first) / 1e9
             e2e = (frames - 1) / elapsed if elapsed > 0 else 0.0
-            infer_ms = (t2 - t1) / 1e6
+            result = FrameResult(frame.index, frame.image, top, e2e, (t2 - t1) / 1e6, t3)
             keep_going = True
-            if draw:
-                shown = annotate(frame.image, top, e2e, infer_ms)
-                if recorder is not None:
-                    recorder.write(shown)
-                if window is not None:
-                    keep_going = window.show(shown)
-            if on_frame is not None:
-                model_fps = 1e3 / infer_ms if infer_ms > 0 else 0.0
-                on_frame(frame.image if raw_hook else shown,
-                         {"frame": frame.index, "top": top, "e2e_fps": round(e2e, 2),
-                          "model_fps": round(model_fps, 2), "infer_ms": round(infer_ms, 3)})
+            for sink in outputs:
+                keep_going = sink.write(result) is not False and keep_going
             t4 = time.perf_counter_ns()
             if frames > 1:  # the first frame pays for warm-up; keep it out of the statistics
                 timings["capture_wait"].append(t1 - t0)
                 timings["preprocess"].append(frame.transform_ns)
                 timings["inference"].append(t2 - t1)
                 timings["postprocess"].append(t3 - t2)
-                if draw:
+                if result.drawn:
                     timings["render"].append(t4 - t3)
-            if config.json:
-                out.write(json.dumps({"frame": frame.index, "top": top, "infer_ms": round(infer_ms, 3),
-                                      "e2e_fps": round(e2e, 2)}) + "\n")
-                out.flush()
-            elif window is None and t4 - last_line >= 1_000_000_000:
-                rate = window_frames / ((t4 - last_line) / 1e9)
-                best = ", ".join(f"{t['label']} {t['score']:.2f}" for t in top[:3]) or "(below threshold)"
-                out.write(f"{rate:6.1f} fps | inference {infer_ms:6.2f} ms | {best}\n")
-                out.flush()
-                last_line, window_frames = t4, 0
             if not keep_going or (config.max_frames is not None and frames >= config.max_frames):
                 break
     finally:
         capture.stop()
-        if recorder is not None:
-            recorder.close()
-        if window is not None:
-            window.close()
+        close_all(outputs)
     end = time.perf_counter_ns()
     stages = {name: summarize(samples) for name, samples in timings.items() if samples}
     inference = stages.get("inference")

@@ -1,9 +1,6 @@
-"""Drawing results on frames, and the optional on-screen window."""
+"""Drawing results on frames (the window and the other outputs are in ``edgenet.sinks``)."""
 
 from __future__ import annotations
-
-import os
-import sys
 
 import cv2
 import numpy as np
@@ -28,30 +25,3 @@ def annotate(frame: np.ndarray, top: list[dict], e2e_fps: float, infer_ms: float
         colour = (0, 255, 255) if i == 0 else (255, 255, 255)
         cv2.putText(out, text, (10, line * (i + 1)), FONT, scale, colour, 1 if i else 2, cv2.LINE_AA)
     return out
-
-
-def display_available() -> bool:
-    """A window can be opened: a display server exists and OpenCV was built with a GUI backend."""
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        return False
-    info = cv2.getBuildInformation()
-    gui = info.split("GUI:")[1].splitlines()[0].strip() if "GUI:" in info else "NONE"
-    return gui.upper() not in ("NONE", "")
-
-
-class Window:
-    """cv2.imshow window; ``show`` returns False when the user pressed q or Esc or closed it."""
-
-    def __init__(self, title: str = "edgenet"):
-        self.title = title
-        cv2.namedWindow(title, cv2.WINDOW_NORMAL)
-
-    def show(self, frame: np.ndarray) -> bool:
-        cv2.imshow(self.title, frame)
-        key = cv2.waitKey(1) & 0xFF
-        if key in (ord("q"), 27):
-            return False
-        return cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) >= 1
-
-    def close(self) -> None:
-        cv2.destroyWindow(self.title)

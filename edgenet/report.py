@@ -27,6 +27,10 @@ def print_run_summary(summary, file: IO[str] | None = None) -> None:
         + (f", dropped {summary.dropped}" if summary.dropped else "")
         + (f", camera lost {summary.outages}x" if summary.outages else "")
     )
+    if summary.frames:
+        # A run shorter than a second printed no status line: the labels are here at least once.
+        last = ", ".join(f"{t['label']} {t['score']:.2f}" for t in summary.last_top) or "(all below --threshold)"
+        console.print(f"last frame: {last}", markup=False)
     table = Table(title="per-stage time (ms, first frame excluded)")
     for col in ("stage", "median", "p90", "mean", "n"):
         table.add_column(col, justify="right" if col != "stage" else "left")

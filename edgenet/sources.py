@@ -10,6 +10,11 @@
 
 Every URI takes ``?width=&height=&fps=`` to ask the device for a mode. A source only produces frames
 (BGR uint8); it knows nothing of threads, models or files written: see ``edgenet.capture``.
+
+OpenCV's own log lines (``[ WARN:0@0.02] global cap_v4l.cpp ... can't open camera by index``) and
+FFmpeg's are silenced once a source is opened: a source that fails says so in one line of ours
+(SourceError), and a camera being retried does not print a warning per attempt. Set
+``OPENCV_LOG_LEVEL`` / ``OPENCV_FFMPEG_LOGLEVEL`` to see them again.
 """
 
 from __future__ import annotations
@@ -304,8 +309,16 @@ def opencv_has_gstreamer() -> bool:
     return bool(m and m.group(1).upper().startswith("YES"))
 
 
+def quiet_opencv() -> None:
+    """OpenCV logs errors only, FFmpeg (inside OpenCV) nothing, unless the user's environment says otherwise."""
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET; read when FFmpeg opens a stream
+
+
 def open_source(uri: str, *, width: int | None = None, height: int | None = None, fps: float | None = None) -> FrameSource:
     """Parse ``uri``, open the source and return it (SourceError if it cannot be opened)."""
+    quiet_opencv()
     spec = parse_source(uri)
     options = dict(spec.options)
     for key, value in (("width", width), ("height", height), ("fps", fps)):

@@ -102,3 +102,47 @@ def test_run_summary_names_the_model_io_type(kind):
     result = edgenet("run", "--model", str(model), "--source", "pattern://?frames=3", "--headless", "--threads", "1")
     assert result.returncode == 0, result.stderr
     assert f"XNNPACK on | {kind} I/O | threads 1" in result.stdout
+
+
+def test_short_headless_run_shows_the_last_labels_in_the_summary():
+    r = edgenet("run", "--model", TINY, "--labels", LABELS, "--source", "pattern://?width=96&height=96&frames=3",
+                "--headless", "--top-k", "2")
+    assert r.returncode == 0, r.stderr
+    last = [line for line in r.stdout.splitlines() if line.startswith("last frame: ")]
+    assert len(last) == 1 and len(last[0][len("last frame: "):].split(", ")) == 2
+    labels = {line.strip() for line in open(LABELS)}
+    assert all(part.rsplit(" ", 1)[0] in labels for part in last[0][len("last frame: "):].split(", "))
+
+
+def test_record_over_photos_of_different_sizes_keeps_every_frame_at_the_first_size(tmp_path):
+    import cv2
+    import numpy as np
+
+    from tests.fixtures.drawings import draw
+
+    rng = np.random.default_rng(0)
+    sizes = [(320, 240), (200, 300), (640, 480), (320, 240), (96, 96)]
+    for i, (w, h) in enumerate(sizes):
+        cv2.imwrite(str(tmp_path / f"{i:02d}.png"), cv2.resize(draw("red", rng), (w, h)))
+    out = tmp_path / "annotated.mp4"
+    r = edgenet("run", "--model", TINY, "--labels", LABELS, "--source", str(tmp_path), "--record", str(out), "--headless")
+    assert r.returncode == 0, r.stderr
+    assert "Failed to write" not in r.stderr and "[ WARN" not in r.stderr
+    cap = cv2.VideoCapture(str(out))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    assert len(frames) == len(sizes)
+    assert all(f.shape == (240, 320, 3) for f in frames)
+    # The portrait photo is fitted with its aspect kept: black bars left and right, red in the middle.
+    portrait = frames[1]
+    assert portrait[120:, :40].mean() < 20 and portrait[120:, 140:180, 2].mean() > 150
+
+
+def test_a_missing_camera_is_our_line_alone():
+    r = edgenet("run", "--model", TINY, "--camera", "63")
+    assert_one_line_error(r, "cannot open camera 63")
+    assert "[ WARN" not in r.stderr and "cap_v4l" not in r.stderr, r.stderr  # no OpenCV lines before it

@@ -8,6 +8,7 @@ import pytest
 import edgenet.pipeline as pipeline
 from edgenet.errors import UsageError
 from edgenet.pipeline import RunConfig, run_pipeline
+from edgenet.sinks import Sink
 from tests.fakes import CameraWorld
 from tests.fixtures.drawings import LABELS, draw
 
@@ -102,11 +103,54 @@ def test_camera_lost_and_back_does_not_end_the_run(monkeypatch, tiny_model, tiny
     assert all(json.loads(line)["top"][0]["label"] == "red" for line in out.splitlines())
 
 
-def test_on_frame_hook_gets_drawn_frames(clip, tiny_model, tiny_labels):
-    seen = []
-    run(RunConfig(str(tiny_model), clip, str(tiny_labels), headless=True, max_frames=3),
-        on_frame=lambda frame, result: seen.append((frame.shape, result["top"][0]["label"], result["infer_ms"])))
+class Collect(Sink):
+    """A sink that keeps what it was given: the annotated frame, or the raw one."""
+
+    def __init__(self, annotated: bool):
+        self.annotated, self.seen, self.info, self.closed = annotated, [], None, False
+
+    def open(self, info):
+        self.info = info
+
+    def write(self, result):
+        frame = result.annotated if self.annotated else result.image
+        self.seen.append((frame, result.top[0]["label"], result.infer_ms, result.stats()))
+        return True
+
+    def close(self):
+        self.closed = True
+
+
+def test_a_sink_gets_drawn_frames(clip, tiny_model, tiny_labels):
+    sink = Collect(annotated=True)
+    summary, out, _ = run(RunConfig(str(tiny_model), clip, str(tiny_labels), headless=True, max_frames=3), sinks=[sink])
+    seen = [(frame.shape, label, ms) for frame, label, ms, _ in sink.seen]
     assert len(seen) == 3 and seen[0][0] == (240, 320, 3) and seen[0][1] == "red" and seen[0][2] > 0
+    assert sink.info.fps == 20 and not sink.info.live and sink.closed
+    original = cv2.VideoCapture(clip).read()[1]
+    assert np.abs(sink.seen[0][0][:20, :60].astype(int) - original[:20, :60]).mean() > 20  # the label panel
+    assert "render" in summary.stages  # drawing, asked for by a sink, is timed
+    assert sink.seen[-1][3]["frame"] == 2 and sink.seen[-1][3]["top"][0]["label"] == "red"
+
+
+def test_a_sink_that_takes_raw_frames_costs_no_drawing(clip, tiny_model, tiny_labels):
+    sink = Collect(annotated=False)
+    summary, _, _ = run(RunConfig(str(tiny_model), clip, str(tiny_labels), json=True, max_frames=5), sinks=[sink])
+    original = cv2.VideoCapture(clip).read()[1]
+    assert np.array_equal(sink.seen[0][0], original) or np.abs(sink.seen[0][0].astype(int) - original).mean() < 1
+    assert "render" not in summary.stages and summary.frames == 5
+
+
+def test_a_sink_can_stop_the_run_and_every_sink_is_closed(clip, tiny_model, tiny_labels):
+    class StopAfter(Collect):
+        def write(self, result):
+            super().write(result)
+            return len(self.seen) < 4
+
+    stopper, other = StopAfter(annotated=False), Collect(annotated=False)
+    summary, _, _ = run(RunConfig(str(tiny_model), clip, str(tiny_labels), json=True), sinks=[stopper, other])
+    assert summary.frames == 4 == len(stopper.seen) == len(other.seen)  # the frame that stops reaches every sink
+    assert stopper.closed and other.closed
 
 
 @pytest.mark.parametrize(

@@ -374,34 +374,34 @@ def red_clip(tmp_path):
     return path
 
 
-def test_run_loop_hands_raw_frames_to_a_hook_that_draws_itself(red_clip, tiny_model, tiny_labels):
+def test_the_live_view_sink_hands_over_raw_frames(red_clip, tiny_model, tiny_labels):
     from edgenet.pipeline import RunConfig, run_pipeline
+    from edgenet.serve.view import LiveView
 
-    class RawHook:
-        draws_itself = True
-
+    class RawServer:  # what LiveView hands the server, recorded
         def __init__(self):
             self.frames = []
 
-        def __call__(self, frame, result):
-            self.frames.append((frame, result))
+        def publish(self, frame, stats, annotated=True):
+            self.frames.append((frame, stats, annotated))
 
-    hook = RawHook()
+    server = RawServer()
     run_pipeline(RunConfig(str(tiny_model), red_clip, str(tiny_labels), headless=True, max_frames=5),
-                 out=io.StringIO(), log=lambda m: None, on_frame=hook)
-    assert len(hook.frames) == 5
-    frame, result = hook.frames[-1]
-    assert result["top"][0]["label"] == "red"
+                 out=io.StringIO(), log=lambda m: None, sinks=[LiveView(server)])
+    assert len(server.frames) == 5
+    frame, result, annotated = server.frames[-1]
+    assert result["top"][0]["label"] == "red" and annotated is False
     # Raw: the top-left corner is the clip's red, not the darkened annotation panel.
     assert frame[:40, :40, 2].mean() > 180
 
 
-def test_live_server_as_on_frame_draws_the_labels_on_what_it_sends(red_clip, tiny_model, tiny_labels):
+def test_live_server_as_a_sink_draws_the_labels_on_what_it_sends(red_clip, tiny_model, tiny_labels):
     from edgenet.pipeline import RunConfig, run_pipeline
+    from edgenet.serve.view import LiveView
 
     with LiveServer("127.0.0.1", 0) as server:
         summary = run_pipeline(RunConfig(str(tiny_model), red_clip, str(tiny_labels), headless=True),
-                               out=io.StringIO(), log=lambda m: None, on_frame=server)
+                               out=io.StringIO(), log=lambda m: None, sinks=[LiveView(server)])
         assert server.hub.encodes == 0  # nobody watched during the run: nothing drawn, nothing encoded
         status, _, body = get(server.url + "snapshot.jpg")  # the last frame, still there after the run
         stats = json.loads(get(server.url + "stats")[2])
@@ -418,18 +418,24 @@ def test_live_server_as_on_frame_draws_the_labels_on_what_it_sends(red_clip, tin
 def serve_args(*argv):
     import argparse
 
-    from edgenet.serve import add_serve_options
+    from edgenet.cli.run import add_serve_options
 
     parser = argparse.ArgumentParser()
     add_serve_options(parser)
     return parser.parse_args(list(argv))
 
 
-def test_open_server_from_args(monkeypatch):
-    from edgenet.serve import open_server_from_args
+def open_server_from_args(args, log):
+    from edgenet.cli.run import serve_config
+    from edgenet.serve.view import start_live_view
 
+    config = serve_config(args)
+    return None if config is None else start_live_view(config, log=log)
+
+
+def test_open_server_from_args(monkeypatch):
     monkeypatch.delenv("EDGENET_SERVE_TOKEN", raising=False)
-    assert open_server_from_args(serve_args()) is None
+    assert open_server_from_args(serve_args(), log=None) is None
     args = serve_args("--serve")
     assert args.serve == "8080" and args.serve_fps == 15.0
 
@@ -454,10 +460,24 @@ def test_open_server_from_args(monkeypatch):
         server.stop()
 
 
-@pytest.mark.parametrize("argv", [["--serve-fps", "0"], ["--serve-fps", "100"], ["--serve-fps", "x"]])
-def test_serve_fps_must_be_a_sane_rate(argv):
+@pytest.mark.parametrize("argv", [["--serve-fps", "0"], ["--serve-fps", "x"]])
+def test_serve_fps_must_be_a_positive_number(argv):
     with pytest.raises(SystemExit):
         serve_args(*argv)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--serve", "--serve-fps", "100"], "--serve-fps must be a rate in (0, 60], got 100"),
+    (["--serve", "a:b:c"], "write an IPv6 address as [ADDR]:PORT"),
+    (["--token", "t"], "--token only makes sense with --serve"),
+])
+def test_serve_config_refuses_bad_options_before_anything_starts(argv, message):
+    from edgenet.cli.run import serve_config
+    from edgenet.errors import EdgenetError
+
+    with pytest.raises(EdgenetError) as err:
+        serve_config(serve_args(*argv))
+    assert message in str(err.value) and err.value.exit_code == 2
 
 
 def test_several_viewers_share_one_encoding(server):

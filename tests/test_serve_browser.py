@@ -5,6 +5,7 @@ the clip is blue) and the labels (the top label's bar as wide as its score, its 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -78,12 +79,12 @@ def stats_url(page_url: str) -> str:
     return f"{base}stats?{query}"
 
 
-def chromium_run(binary, tmp_path, *args, timeout=60):
+def chromium_run(binary, tmp_path, *args, timeout=60, window=WINDOW):
     return subprocess.run(
         [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}",
-         f"--window-size={WINDOW[0]},{WINDOW[1]}", "--virtual-time-budget=3000", *args],
+         f"--window-size={window[0]},{window[1]}", "--virtual-time-budget=3000", *args],
         capture_output=True, text=True, timeout=timeout)
 
 
@@ -134,3 +135,23 @@ def test_page_shows_video_and_labels(chromium, live_run, tmp_path):
     dom = chromium_run(chromium, tmp_path, "--dump-dom", live_run).stdout
     assert '<span>blue</span>' in dom
     assert 'id="e2e">–<' not in dom and 'id="temp">' in dom
+    # The page's own stream makes it a viewer: never "0 viewers" while it shows video.
+    assert re.search(r'id="source">frame \d+ · [1-9]\d* viewers?<', dom), dom[:2000]
+
+
+def test_page_fits_a_phone_screen(chromium, live_run, tmp_path):
+    """400 px wide: the video shrinks to the screen (no sideways scrolling), the panel goes below it."""
+    shot = tmp_path / "phone.png"
+    result = chromium_run(chromium, tmp_path, f"--screenshot={shot}", live_run, window=(400, 800))
+    assert shot.exists(), result.stderr[-2000:]
+    image = cv2.imread(str(shot)).astype(int)
+    assert image.shape[:2] == (800, 400)
+    background = np.array((0x1C, 0x18, 0x15))  # #15181c
+    # Inside the video's first 120 rows (its minimum height: black until the first frame, then video),
+    # the video reaches the right margin (16 px) and stops there: 368 px wide, not 640.
+    rows = image[VIDEO_Y + 20: VIDEO_Y + 110]
+    assert (np.abs(rows[:, 200:380] - background).sum(axis=2) > 30).mean() > 0.9
+    assert np.abs(rows[:, 388:].reshape(-1, 3).mean(axis=0) - background).max() < 8
+    # The panel's number cards (#1f242a) are below the video, at the left margin.
+    card = (np.abs(image[VIDEO_Y + 120:, 16:336] - (0x2A, 0x24, 0x1F)).sum(axis=2) < 12)
+    assert card.sum() > 20_000

@@ -6,8 +6,9 @@ import argparse
 import json
 import sys
 
-from edgenet.cli.common import add_runtime_options, positive_float, positive_int
-from edgenet.serve.cli import add_serve_options
+from edgenet.cli.common import (add_crop_option, add_runtime_options, add_source_options, positive_float,
+                                positive_int, source_uri)
+from edgenet.serve import DEFAULT_PORT, MAX_SERVE_FPS, TOKEN_ENV
 
 
 def register(sub) -> None:
@@ -21,17 +22,15 @@ def register(sub) -> None:
                    "the pick of `edgenet profile --target-fps` on this machine, else mobilenet_v1_050_160")
     p.add_argument("--labels", help="labels file (with or without a background line / 'N label' prefixes); "
                    "default: the model index's labels (ImageNet for the official models)")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--camera", type=int, metavar="N", help="camera number (picamera2 on a Pi, Argus on a Jetson, else V4L2)")
-    src.add_argument("--source", metavar="URI",
-                     help="v4l2://N, /dev/videoN, csi://N, rtsp://..., http://..., a video file, a folder or glob of images, pattern://")
+    add_source_options(p, "v4l2://N, /dev/videoN, csi://N, rtsp://..., http://..., a video file, a folder or glob "
+                          "of images, pattern://")
     add_runtime_options(p)
     g = p.add_argument_group("results")
     g.add_argument("--top-k", type=positive_int, default=5, help="labels to report per frame (default 5)")
     g.add_argument("--threshold", type=float, default=0.0, help="hide labels scoring below this (0..1)")
     g.add_argument("--smoothing", type=float, default=0.0,
                    help="EMA weight of past frames' scores in [0, 1) (e.g. 0.7 steadies a live label)")
-    g.add_argument("--crop", type=float, default=0.875, help="central crop fraction before resizing (default 0.875)")
+    add_crop_option(g)
     o = p.add_argument_group("output")
     o.add_argument("--headless", action="store_true", help="no window: print a compact line per second")
     o.add_argument("--json", action="store_true", help="print one JSON object per frame (summary goes to stderr)")
@@ -48,23 +47,49 @@ def register(sub) -> None:
     p.set_defaults(handler=handle)
 
 
+def add_serve_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("live view (for headless boards)")
+    g.add_argument("--serve", metavar="[HOST:]PORT", nargs="?", const=str(DEFAULT_PORT), default=None,
+                   help=f"serve the annotated video, labels and FPS over HTTP (default 127.0.0.1:{DEFAULT_PORT}); "
+                        "any other address than 127.0.0.1/::1/localhost requires a token")
+    g.add_argument("--serve-fps", type=positive_float, default=15.0, metavar="FPS",
+                   help=f"at most this many JPEGs a second to viewers (default 15, at most {MAX_SERVE_FPS:g}); "
+                        "encoding only while someone watches")
+    g.add_argument("--token", default=None,
+                   help=f"token the live view requires (default: ${TOKEN_ENV} if set, else generated and "
+                        "printed when not on loopback)")
+
+
+def serve_config(args: argparse.Namespace):
+    """The live view's config for ``--serve``, or None without it."""
+    from edgenet.errors import UsageError
+    from edgenet.serve.view import ServeConfig
+
+    if args.serve is None:
+        if args.token:
+            raise UsageError("--token only makes sense with --serve [HOST:]PORT")
+        return None
+    return ServeConfig(args.serve, args.serve_fps, args.token)
+
+
 def handle(args: argparse.Namespace) -> int:
     from edgenet.pipeline import RunConfig, run_pipeline
     from edgenet.report import print_run_summary
-    from edgenet.board.camera import camera_uri
 
-    source = camera_uri(args.camera) if args.camera is not None else args.source
     config = RunConfig(
-        model=args.model, source=source, labels=args.labels, runtime=args.runtime, threads=args.threads,
+        model=args.model, source=source_uri(args), labels=args.labels, runtime=args.runtime, threads=args.threads,
         xnnpack=args.xnnpack, top_k=args.top_k, threshold=args.threshold, smoothing=args.smoothing,
         headless=args.headless, json=args.json, record=args.record, max_frames=args.max_frames,
         duration=args.duration, realtime=args.realtime, crop=args.crop, reconnect_timeout=args.reconnect_timeout,
     )
-    from edgenet.serve import open_server_from_args
+    serve = serve_config(args)
+    server = None
+    if serve is not None:
+        from edgenet.serve.view import LiveView, start_live_view
 
-    server = open_server_from_args(args)
+        server = start_live_view(serve)
     try:
-        summary = run_pipeline(config, on_frame=server)
+        summary = run_pipeline(config, sinks=[LiveView(server)] if server is not None else ())
     finally:
         if server is not None:
             server.stop()

@@ -11,6 +11,11 @@ from dataclasses import dataclass
 
 from edgenet.errors import UsageError
 
+# `edgenet profile`'s exit code when a target was given and nothing reaches it: the profile itself
+# succeeded (reports are written), but a script asking "can this board do F FPS?" gets a clear no.
+# `edgenet profile --host` and `edgenet remote HOST profile` read the board's the same way.
+EXIT_NO_PICK = 1
+
 
 @dataclass(frozen=True)
 class Candidate:

@@ -3,8 +3,9 @@
 The video is an <img> on /stream.mjpg, which every browser plays natively. Script polls /stats once
 a second for the labels, the numbers and the one-minute FPS chart (a canvas). The token, when there
 is one, is taken from the page's own address and passed on to the stream and the stats.
-Layout is fixed (video 640 px wide at the top left, panel to its right) so a screenshot test can
-find the regions.
+On a wide screen the layout is fixed (video 640 px wide at the top left, panel to its right) so a
+screenshot test can find the regions; on a phone everything is at most the screen's width (no
+sideways scrolling) and the panel goes below the video.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ PAGE = """<!doctype html>
 <title>edgenet live</title>
 <style>
   html, body { margin: 0; background: #15181c; color: #e8e8e8; font: 15px/1.35 system-ui, sans-serif; }
+  * { box-sizing: border-box; }
   header { height: 40px; padding: 0 16px; display: flex; align-items: center; gap: 16px; background: #0d0f12; }
-  header b { font-size: 17px; } header span { color: #9aa3ad; }
+  header b { font-size: 17px; } header span { color: #9aa3ad; min-width: 0; overflow: hidden;
+    white-space: nowrap; text-overflow: ellipsis; }
   main { display: flex; flex-wrap: wrap; gap: 16px; padding: 16px; align-items: flex-start; }
-  @media (max-width: 700px) { #video { width: 100%; } }
-  #video { width: 640px; min-height: 120px; background: #000; display: block; }
-  #panel { width: 320px; }
+  #video { width: 640px; max-width: 100%; min-height: 120px; background: #000; display: block; }
+  #panel { width: 320px; max-width: 100%; }
   .nums { display: grid; grid-template-columns: 1fr 1fr; gap: 8px; margin-bottom: 14px; }
   .num { background: #1f242a; padding: 8px 10px; border-radius: 6px; }
   .num div:first-child { color: #9aa3ad; font-size: 12px; } .num div:last-child { font-size: 22px; }
@@ -28,7 +30,7 @@ PAGE = """<!doctype html>
   #labels li { position: relative; background: #1f242a; margin-bottom: 6px; height: 30px; border-radius: 4px; overflow: hidden; }
   #labels .bar { position: absolute; left: 0; top: 0; bottom: 0; background: #1e8449; }
   #labels .text { position: absolute; left: 8px; right: 8px; top: 5px; display: flex; justify-content: space-between; }
-  #chart { width: 320px; height: 120px; background: #1f242a; border-radius: 6px; display: block; }
+  #chart { width: 320px; max-width: 100%; height: 120px; background: #1f242a; border-radius: 6px; display: block; }
   .legend { color: #9aa3ad; font-size: 12px; margin-top: 4px; }
   #status { color: #e0a040; }
 </style></head>
@@ -54,8 +56,11 @@ PAGE = """<!doctype html>
 const token = new URLSearchParams(location.search).get("token");
 const qs = token ? "?token=" + encodeURIComponent(token) : "";
 const $ = (id) => document.getElementById(id);
+// This page is a viewer itself once its own stream delivers a frame, whatever the first /stats said.
+let streaming = false;
+$("video").onload = () => { streaming = true; };
+$("video").onerror = () => { streaming = false; $("status").textContent = "stream lost: reload when the run is back"; };
 $("video").src = "stream.mjpg" + qs;
-$("video").onerror = () => { $("status").textContent = "stream lost: reload when the run is back"; };
 const fmt = (v, d) => (v === null || v === undefined) ? "–" : Number(v).toFixed(d);
 
 function drawChart(history) {
@@ -104,7 +109,8 @@ async function poll() {
     $("model").textContent = fmt(s.model_fps, 1);
     $("infer").textContent = fmt(s.infer_ms, 2);
     $("temp").textContent = s.cpu_temp_c === null ? "n/a" : fmt(s.cpu_temp_c, 1) + " °C";
-    $("source").textContent = "frame " + (s.frame ?? "–") + " · " + s.viewers + " viewer(s)";
+    const viewers = Math.max(s.viewers, streaming ? 1 : 0);
+    $("source").textContent = "frame " + (s.frame ?? "–") + " · " + viewers + (viewers === 1 ? " viewer" : " viewers");
     $("status").textContent = "";
     showLabels(s.top || []);
     drawChart(s.history || []);
@@ -113,7 +119,8 @@ async function poll() {
   }
   setTimeout(poll, 1000);
 }
-poll();
+// The first /stats a second after the stream was asked for, so the page's own stream is counted.
+setTimeout(poll, 1000);
 </script>
 </body></html>
 """

@@ -22,7 +22,7 @@ import numpy as np
 
 from edgenet.board.thermal import cpu_temperature
 from edgenet.errors import EdgenetError
-from edgenet.serve.cli import DEFAULT_PORT
+from edgenet.serve import DEFAULT_PORT
 from edgenet.serve.hub import FrameHub
 from edgenet.serve.page import render_page
 
@@ -137,13 +137,6 @@ class LiveServer:
         ``stats`` are then drawn in the encoder thread, only on frames a viewer gets.
         """
         self.hub.publish(frame_bgr, stats, annotated)
-
-    # As the run loop's ``on_frame``: run_pipeline sees ``draws_itself`` and hands over raw frames,
-    # so with nobody watching --serve costs the loop one reference swap a frame.
-    draws_itself = True
-
-    def __call__(self, frame_bgr: np.ndarray, result: dict) -> None:
-        self.hub.publish(frame_bgr, result, annotated=False)
 
     # --- for handlers ----------------------------------------------------------------------------
     @property
