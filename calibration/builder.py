@@ -14,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from edgenet.cost import BLOCKS, FIRST_CHANNELS, KERNEL, thin
 from edgenet.errors import EdgenetError, UsageError
 from edgenet.variants import Variant
 
 ACTIVATIONS = ("relu6", "relu")
-# (depthwise stride, pointwise channels at alpha 1): the paper's Table 1 body.
-BLOCKS = [(1, 64), (2, 128), (1, 128), (2, 256), (1, 256), (2, 512)] + [(1, 512)] * 5 + [(2, 1024), (1, 1024)]
 
 
 class WeightsError(EdgenetError):
@@ -71,17 +70,17 @@ def mobilenet_v1(
         return layers.BatchNormalization(momentum=bn_momentum, name=name)(x)
 
     inputs = keras.Input((resolution, resolution, 3), batch_size=batch_size, name="input")
-    channels = max(1, int(32 * alpha))
-    x = layers.Conv2D(channels, 3, strides=2, padding="same", use_bias=False, kernel_initializer=init, name="conv1")(inputs)
+    # The architecture is edgenet.cost's table (the paper's Table 1), so the cost model counts this graph.
+    x = layers.Conv2D(thin(FIRST_CHANNELS, alpha), KERNEL, strides=2, padding="same", use_bias=False, kernel_initializer=init, name="conv1")(inputs)
     x = act(bn(x, "conv1_bn"), "conv1_relu")
     for i, (stride, out) in enumerate(BLOCKS, start=1):
         if stride == 2:
             # Keras pads bottom/right then convolves 'valid' (TF-slim's alignment); same for us.
             x = layers.ZeroPadding2D(((0, 1), (0, 1)), name=f"conv_pad_{i}")(x)
-        x = layers.DepthwiseConv2D(3, strides=stride, padding="same" if stride == 1 else "valid", use_bias=False,
+        x = layers.DepthwiseConv2D(KERNEL, strides=stride, padding="same" if stride == 1 else "valid", use_bias=False,
                                     name=f"conv_dw_{i}")(x)
         x = act(bn(x, f"conv_dw_{i}_bn"), f"conv_dw_{i}_relu")
-        x = layers.Conv2D(max(1, int(out * alpha)), 1, padding="same", use_bias=False, kernel_initializer=init,
+        x = layers.Conv2D(thin(out, alpha), 1, padding="same", use_bias=False, kernel_initializer=init,
                           name=f"conv_pw_{i}")(x)
         x = act(bn(x, f"conv_pw_{i}_bn"), f"conv_pw_{i}_relu")
     x = layers.GlobalAveragePooling2D(keepdims=True, name="global_average_pooling2d")(x)

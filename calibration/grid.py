@@ -22,7 +22,7 @@ import numpy as np
 
 from edgenet.cache import cache_dir
 from edgenet.errors import UsageError
-from edgenet.variants import Variant, standard_variants
+from edgenet.variants import PRECISIONS, Variant, standard_variants
 
 CACHE_VERSION = "1"
 
@@ -54,7 +54,7 @@ def build_variant(variant: Variant, path: str | os.PathLike, *, weights: str = "
     from calibration.builder import mobilenet_v1
     from calibration.convert import to_tflite
 
-    if precision not in ("int8", "float32"):
+    if precision not in PRECISIONS:
         raise UsageError(f"precision must be int8 or float32, not {precision!r}")
     if precision == "int8":
         if samples is None or len(samples) == 0:
@@ -111,7 +111,7 @@ class GridConfig:
             raise UsageError(f"weights file {self.weights} not found")
         if self.precision == "int8" and not self.calibration:
             raise UsageError("an int8 grid needs --calibration files, one per resolution (edgenet calibrate --resolution R)")
-        if self.precision not in ("int8", "float32"):
+        if self.precision not in PRECISIONS:
             raise UsageError(f"precision must be int8 or float32, not {self.precision!r}")
 
 

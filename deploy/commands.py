@@ -36,15 +36,14 @@ class _WheelhouseCache:
 
 def deploy_hosts(hosts: list[str], *, hosts_file: str | None = None, config: DeployConfig | None = None,
                  settings: SshSettings = SshSettings(), parallel: int = 4, service: ServiceConfig | None = None,
-                 do_rollback: bool = False, wheelhouse: Path | None = None,
+                 do_rollback: bool = False, wheelhouse: Path | None = None, base_dir: str = DEFAULT_BASE,
                  on_status: Callable[[str], None] = status,
                  on_step: Callable[[str], None] = lambda s: None) -> FleetReport:
-    """`edgenet deploy`: a new release on every host (or --rollback), in parallel."""
+    """`edgenet deploy`: a new release on every host (or --rollback in ``base_dir``), in parallel."""
     names = gather_hosts(hosts, hosts_file)
     if do_rollback:
         def task(remote):
-            base = config.base_dir if config else DEFAULT_BASE
-            old, new = rollback(remote, base)
+            old, new = rollback(remote, config.base_dir if config else base_dir)
             on_status(f"[{remote.spec.alias}] current: {old} -> {new}")
             return new
         return run_on_hosts(names, task, settings, parallel=parallel, on_status=on_status)

@@ -27,13 +27,21 @@ def systemd_quote(arg: str) -> str:
 
 @dataclass(frozen=True)
 class ServiceConfig:
-    source: str
+    source: str | None = None
     run_args: tuple[str, ...] = ("--headless",)
+    camera: int | None = None  # passed on as --camera N: the board decides what it means (edgenet.board.camera)
 
     def __post_init__(self):
-        if not self.source:
+        if not self.source and self.camera is None:
             raise DeployError("--service needs --source URI (or --camera N): what should the service watch?")
+        if self.source and self.camera is not None:
+            raise DeployError("--service watches one source: give --source URI or --camera N, not both")
+        if self.camera is not None and self.camera < 0:
+            raise DeployError(f"camera number must be 0 or more, got {self.camera}")
         object.__setattr__(self, "run_args", tuple(self.run_args))
+
+    def source_args(self) -> list[str]:
+        return ["--camera", str(self.camera)] if self.camera is not None else ["--source", self.source]
 
 
 def unit_text(*, user: str, base: str, model_name: str, labels_name: str | None, service: ServiceConfig) -> str:
@@ -41,7 +49,7 @@ def unit_text(*, user: str, base: str, model_name: str, labels_name: str | None,
     argv = [f"{current}/venv/bin/edgenet", "run", "--model", f"{current}/model/{model_name}"]
     if labels_name:
         argv += ["--labels", f"{current}/model/{labels_name}"]
-    argv += ["--source", service.source, *service.run_args]
+    argv += [*service.source_args(), *service.run_args]
     return "\n".join([
         "[Unit]",
         "Description=edgenet live classification (edgenet run)",

@@ -30,6 +30,7 @@ from edgenet.models import resolve_model
 from edgenet.labels import has_background, load_labels
 from edgenet.postprocess import top_k
 from edgenet.preprocess import DEFAULT_CROP, preprocess
+from edgenet.preprocess import describe as describe_preprocessing
 from edgenet.board.manifest import environment
 from edgenet.runtime import load_interpreter
 from edgenet.sources import image_files
@@ -59,8 +60,7 @@ class EvalReport:
             "count": self.count,
             "top1": round(self.top1, 4),
             "top5": round(self.top5, 4),
-            "preprocessing": {"crop": self.crop, "keep_aspect": self.keep_aspect, "resize": "bilinear",
-                              "colour": "RGB", "normalise": "x/127.5-1"},
+            "preprocessing": describe_preprocessing(self.crop, self.keep_aspect),
             "per_class": self.per_class,
             "unreadable": self.unreadable,
             "seconds": round(self.seconds, 2),

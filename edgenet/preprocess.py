@@ -89,6 +89,14 @@ def _lookup_table(spec: InputSpec) -> np.ndarray:
     return q.astype(spec.dtype).view(np.uint8)
 
 
+def describe(crop: float = DEFAULT_CROP, keep_aspect: bool = True) -> dict:
+    """What :func:`preprocess` does with these settings, for the manifests and reports that record it
+    (calibration files, eval reports): one description, so two files can be compared."""
+    return {"function": "edgenet.preprocess.preprocess", "crop": crop, "keep_aspect": keep_aspect,
+            "resize": "bilinear", "colour": "RGB", "mean": PIXEL_MEAN, "std": PIXEL_STD,
+            "normalise": f"x/{PIXEL_STD:g}-{PIXEL_MEAN / PIXEL_STD:g}"}
+
+
 def preprocess(frame: np.ndarray, spec: InputSpec, crop: float = DEFAULT_CROP, keep_aspect: bool = True) -> np.ndarray:
     """BGR (or grey) uint8 frame of any size -> input tensor of ``spec.shape`` and ``spec.dtype``.
 

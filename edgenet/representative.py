@@ -23,7 +23,9 @@ import numpy as np
 
 from edgenet import __version__
 from edgenet.errors import DatasetError, UsageError
-from edgenet.preprocess import DEFAULT_CROP, PIXEL_MEAN, PIXEL_STD, InputSpec, preprocess
+from edgenet.outputs import check_output_path
+from edgenet.preprocess import DEFAULT_CROP, InputSpec, preprocess
+from edgenet.preprocess import describe as describe_preprocessing
 from edgenet.sources import FrameSource, image_files, open_source, parse_source
 
 DEFAULT_COUNT = 300
@@ -155,9 +157,7 @@ def build_representative_dataset(
         "count": int(len(array)),
         "requested": count,
         "resolution": spec.height,
-        "preprocessing": {"function": "edgenet.preprocess.preprocess", "crop": crop, "keep_aspect": True,
-                          "resize": "bilinear", "colour": "RGB", "mean": PIXEL_MEAN, "std": PIXEL_STD,
-                          "dtype": "float32"},
+        "preprocessing": describe_preprocessing(crop) | {"dtype": "float32"},
         "frames_read": collector.frames,
         "duplicates_skipped": collector.duplicates,
         "duplicate_threshold": duplicate_threshold,
@@ -234,9 +234,7 @@ def samples_sha256(samples: np.ndarray) -> str:
 
 
 def save_calibration(data: CalibrationData, path: str) -> str:
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UsageError(f"cannot write {path}: folder {folder} does not exist")
+    check_output_path(path)
     # float32 samples take only 256 distinct values per channel (a lookup table made them): they compress well.
     tmp = path + ".tmp.npz"
     np.savez_compressed(tmp, samples=data.samples, manifest=np.array(json.dumps(data.manifest)))
@@ -265,9 +263,7 @@ def calibrate_to_file(source_uri: str, resolution: int, output: str, count: int 
                       crop: float = DEFAULT_CROP, capture_seconds: float = 5.0, seed: int = 0,
                       progress: Callable[[int, int], None] | None = None) -> CalibrationData:
     """``edgenet calibrate``: collect the samples and write them with their manifest to ``output``."""
-    folder = os.path.dirname(os.path.abspath(output))
-    if not os.path.isdir(folder):  # fail before a camera capture, not after it
-        raise UsageError(f"cannot write {output}: folder {folder} does not exist")
+    check_output_path(output)  # fail before a camera capture, not after it
     data = build_representative_dataset(source_uri, resolution, count, crop=crop, capture_seconds=capture_seconds,
                                         seed=seed, progress=progress)
     save_calibration(data, output)

@@ -58,6 +58,16 @@ def test_systemd_quoting_of_hostile_names():
         systemd_quote("a\nb")
     with pytest.raises(DeployError, match="--service needs --source"):
         ServiceConfig(source="")
+    with pytest.raises(DeployError, match="not both"):
+        ServiceConfig(source="v4l2://0", camera=0)
+
+
+def test_service_camera_is_left_to_the_board():
+    """--camera N reaches the board's `edgenet run` as it is: a Pi's N is csi://N, a PC's v4l2://N."""
+    text = unit_text(user="pi", base="/home/pi/edgenet", model_name="m.tflite", labels_name=None,
+                     service=ServiceConfig(camera=1))
+    assert ('ExecStart="/home/pi/edgenet/current/venv/bin/edgenet" "run" "--model" '
+            '"/home/pi/edgenet/current/model/m.tflite" "--camera" "1" "--headless"') in text.splitlines()
 
 
 def test_install_service_issues_exact_commands():
@@ -191,15 +201,40 @@ def test_fleet_one_failure_does_not_stop_others_and_parallelism_is_bounded(monke
 
 def test_profile_host_forwards_board_options():
     from edgenet.cli import build_parser
-    from edgenet.cli.deploy import profile_board_args
+    from edgenet.cli.profile import profile_config
+    from edgenet.cli.profile_host import board_argv
 
     args = build_parser().parse_args(["profile", "--host", "pi@b", "--models", "m", "--target-fps", "30", "--margin", "0.1",
                                       "--threads", "1,4", "--min-runs", "20", "--fast", "--no-xnnpack"])
     assert args.handler.__module__ == "edgenet.cli.profile"
-    assert profile_board_args(args) == ["--target-fps", "30.0", "--margin", "0.1", "--min-runs", "20", "--min-time", "2.0",
-                                        "--warmup", "5", "--runtime", "auto", "--seeds", "3", "--e2e-frames", "200",
-                                        "--sample-interval", "1.0", "--sustained-candidates", "3",
-                                        "--threads", "1,4", "--fast", "--no-xnnpack"]
+    assert board_argv(profile_config(args)) == ["--target-fps", "30.0", "--margin", "0.1", "--threads", "1,4",
+                                                "--min-runs", "20", "--no-xnnpack", "--fast"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["--target-fps", "30", "--margin", "0.1", "--threads", "1,4", "--min-runs", "20", "--fast", "--no-xnnpack"],
+    ["--target-fps", "12.5", "--min-time", "0.5", "--warmup", "0", "--runtime", "litert", "--seeds", "4",
+     "--predict-only", "--source", "v4l2://0", "--e2e-frames", "50", "--plot"],
+    ["--target-fps", "15", "--sustained", "120", "--sample-interval", "2", "--sustained-candidates", "2"],
+    [],
+])
+def test_the_board_gets_the_same_profile_config(argv):
+    """Typed config -> board command line -> the board's parser: the same ProfileConfig again, apart
+    from what stays on the workstation (which models, this machine's sysfs and tools)."""
+    from dataclasses import replace
+
+    from edgenet.cli import build_parser
+    from edgenet.cli.profile import profile_config
+    from edgenet.cli.profile_host import board_argv
+
+    parse = build_parser().parse_args
+    here = parse(["profile", "--host", "pi@b", "--grid", "--sysfs-root", "/x", "--vcgencmd", "none", *argv])
+    config = profile_config(here)
+    board_args = board_argv(config, plot=here.plot is not None)
+    there = parse(["profile", "--models", "/board/models", *board_args])
+    local_only = {"models": "/board/models", "grid": False, "sysfs_root": "/", "vcgencmd": config.vcgencmd}
+    assert replace(profile_config(there), vcgencmd=config.vcgencmd) == replace(config, **local_only)
+    assert (there.plot is not None) == ("--plot" in argv)
 
 
 @pytest.mark.parametrize("argv,message", [

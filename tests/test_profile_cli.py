@@ -183,3 +183,24 @@ def test_sustained_on_a_fake_pi_picks_on_steady_fps(models, accuracy, tmp_path):
     assert s["steady_fps"] > 20 and len(s["windows"]) >= 2
     assert data["choice"]["pick"]["fps_kind"] == "steady"
     assert data["choice"]["pick"]["fps"] == s["steady_fps"]
+
+
+@pytest.mark.parametrize("hide_matplotlib, extra, message", [
+    (True, ["--plot"], "--plot needs matplotlib: pip install 'edgenet[plot]'"),
+    (True, ["--out", "results", "--plot"], "--plot needs matplotlib"),
+    (False, ["--csv", "/no/such/dir/p.csv"], "cannot write /no/such/dir/p.csv: folder /no/such/dir does not exist"),
+    (False, ["--plot", "/no/such/dir/p.png"], "cannot write /no/such/dir/p.png: folder /no/such/dir does not exist"),
+])
+def test_outputs_are_checked_before_measuring(models, tmp_path, hide_matplotlib, extra, message):
+    """Without matplotlib (hidden from this run) or with an output folder missing: one line, exit 2,
+    and no model was measured (nothing is lost but a second)."""
+    hide = "sys.modules['matplotlib'] = None\n" if hide_matplotlib else ""
+    code = (f"import sys\n{hide}from edgenet.cli import main\n"
+            f"sys.exit(main(['profile', '--models', {str(models)!r}, '--threads', '1', *{QUICK!r}, "
+            f"'--target-fps', '1', *{extra!r}]))\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("edgenet: error: ") and message in done.stderr
+    assert "measuring" not in done.stderr and "Traceback" not in done.stderr and done.stdout == ""
+    assert not (tmp_path / "results").exists()

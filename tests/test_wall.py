@@ -96,3 +96,56 @@ def test_edgenet_never_imports_the_workstation_side():
     assert len(modules) > 40 and any(m == "edgenet.cli.build" for m, _ in modules)
     bad = [v for module, path in modules for v in violations(path.read_text(), module)]
     assert bad == []
+
+
+def module_graph() -> dict[str, set[str]]:
+    """edgenet module -> the edgenet modules it imports, at import time or lazily in a function (a lazy
+    import loop is still a loop: two modules that cannot be understood apart). ``from package import
+    name`` points at ``package.name`` when that is a module, else at the package."""
+    modules = {m.removesuffix(".__init__"): path for m, path in edgenet_modules()}
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        tree = ast.parse(path.read_text())
+        package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+        edges = {name for name, _, _ in imported(tree, package + ".x") if name in modules}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module in modules:
+                edges.update(f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in modules)
+        graph[module] = edges - {module}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    found, state = [], {}
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                found.append(stack[stack.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    return found
+
+
+def test_cycle_finder():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+    assert cycles({"a": {"b"}, "b": set(), "c": {"a", "b"}}) == []
+
+
+def test_no_import_cycles_in_edgenet():
+    graph = module_graph()
+    assert "edgenet.serve.server" in graph["edgenet.serve.view"]  # the graph sees real edges
+    assert cycles(graph) == []
+
+
+def test_no_argparse_outside_the_cli():
+    """Library code takes typed config; only edgenet/cli parses command lines."""
+    users = sorted(module for module, path in edgenet_modules() if not module.startswith("edgenet.cli.")
+                   for name, _, _ in imported(ast.parse(path.read_text()), module) if name == "argparse")
+    assert users == []

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import warnings
 
-from edgenet.cli.common import positive_float, positive_int
+from edgenet.cli.common import add_crop_option, add_source_options, positive_float, positive_int, source_uri
 
 
 def register(sub) -> None:
@@ -19,14 +19,12 @@ def register(sub) -> None:
         "camera or stream, preprocess them exactly as the runtime does at the model's resolution, skip "
         "near-duplicates, and save them with a manifest for `edgenet build --calibration`.",
     )
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--source", metavar="URI", help="image folder, ImageFolder, video file, rtsp://..., v4l2://N ...")
-    src.add_argument("--camera", type=int, metavar="N", help="camera N (csi on a Pi/Jetson, else V4L2)")
+    add_source_options(p, "image folder, ImageFolder, video file, rtsp://..., v4l2://N ...")
     p.add_argument("--resolution", type=positive_int, required=True, help="the model's input size (e.g. 160)")
     p.add_argument("--count", type=positive_int, default=300, help="samples to collect (default 300)")
     p.add_argument("--seconds", type=positive_float, default=5.0,
                    help="live sources: spread the samples over this many seconds (default 5)")
-    p.add_argument("--crop", type=float, default=0.875, help="central crop fraction, as at run time (default 0.875)")
+    add_crop_option(p, ", as at run time")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("-o", "--output", required=True, metavar="CALIB.npz")
     p.set_defaults(handler=handle)
@@ -34,11 +32,10 @@ def register(sub) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from edgenet.representative import calibrate_to_file
-    from edgenet.board.camera import camera_uri
     from edgenet.variants import Variant
 
     Variant(1.0, args.resolution)  # the one resolution rule, checked before any capture
-    uri = args.source if args.source is not None else camera_uri(args.camera)
+    uri = source_uri(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         data = calibrate_to_file(uri, args.resolution, args.output, args.count, crop=args.crop,

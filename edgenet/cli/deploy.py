@@ -3,43 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from edgenet.cli.common import positive_float, positive_int
-
-
-def add_ssh_options(p: argparse.ArgumentParser) -> None:
-    """Options shared by deploy, remote and profile --host. No password option: keys or ssh-agent only."""
-    g = p.add_argument_group("ssh")
-    g.add_argument("--hosts-file", metavar="FILE", help="more hosts, one per line (# comments)")
-    g.add_argument("--parallel", type=positive_int, default=4, metavar="N", help="hosts worked on at once (default 4)")
-    g.add_argument("--accept-new", action="store_true",
-                   help="trust and save the key of a host not yet in known_hosts (ssh's StrictHostKeyChecking=accept-new)")
-    g.add_argument("--ssh-config", metavar="FILE", help="ssh config file (default ~/.ssh/config)")
-    g.add_argument("--known-hosts", metavar="FILE", help="known_hosts file (default ~/.ssh/known_hosts)")
-    g.add_argument("--connect-timeout", type=positive_float, default=15.0, metavar="SECONDS", help="default 15")
-    g.add_argument("--base-dir", default="~/edgenet", metavar="DIR", help="folder on the board (default ~/edgenet)")
-
-
-def ssh_settings(args):
-    from deploy.fleet import SshSettings
-
-    return SshSettings(ssh_config=args.ssh_config, known_hosts=args.known_hosts, accept_new=args.accept_new,
-                       timeout=args.connect_timeout)
-
-
-def finish(report, single_error: bool = True) -> int:
-    """Summary on stderr; a lone host's error re-raised as the usual one-line error; exit 0 only if all succeeded."""
-    if len(report.outcomes) == 1 and report.failed and single_error:
-        exc = report.failed[0].exception
-        from edgenet.errors import EdgenetError
-
-        if isinstance(exc, EdgenetError):
-            raise exc
-    if len(report.outcomes) > 1 or report.failed:
-        for line in report.summary_lines():
-            print(f"edgenet: {line}", file=sys.stderr)
-    return 0 if report.ok else 2
+from edgenet.cli.common import positive_int
+from edgenet.cli.ssh_options import add_ssh_options, finish, ssh_settings
 
 
 def register(sub) -> None:
@@ -80,88 +46,22 @@ def handle(args: argparse.Namespace) -> int:
     from deploy.service import ServiceConfig
     from edgenet.errors import UsageError
 
+    if args.rollback and (args.model or args.service):
+        raise UsageError("--rollback takes only hosts (and ssh options)")
     config = None
-    if not args.rollback:
-        if not args.model:
-            raise UsageError("edgenet deploy needs --model M (or --rollback)")
+    if args.model:  # without one (and without --rollback) deploy_hosts says what is missing
         config = DeployConfig(model=args.model, labels=Path(args.labels) if args.labels else None,
                               base_dir=args.base_dir, offline=args.offline, index_url=args.index_url, keep=args.keep,
                               fresh_env=args.fresh_env)
-    elif args.model or args.service:
-        raise UsageError("--rollback takes only hosts (and ssh options)")
     service = None
     if args.service:
-        source = args.source
-        if source is None and args.camera is not None:
-            from edgenet.board.camera import camera_uri
-
-            source = camera_uri(args.camera)
-        service = ServiceConfig(source=source or "", run_args=tuple(shlex.split(args.run_args)))
+        # --camera N goes to the board as it is: what it means there is the board's to decide.
+        service = ServiceConfig(source=args.source, camera=args.camera, run_args=tuple(shlex.split(args.run_args)))
     report = deploy_hosts(args.hosts, hosts_file=args.hosts_file, config=config, settings=ssh_settings(args),
-                          parallel=args.parallel, service=service, do_rollback=args.rollback,
+                          parallel=args.parallel, service=service, do_rollback=args.rollback, base_dir=args.base_dir,
                           wheelhouse=Path(args.wheelhouse) if args.wheelhouse else None)
     for o in report.outcomes:
         if o.ok and not args.rollback:
             r = o.value
             print(f"{o.host}: {r.release} is current (smoke test: top-1 {r.smoke['top1']}, {r.smoke['infer_ms']} ms)")
     return finish(report)
-
-
-# `edgenet profile --host`: the options profile.py adds and the handler it delegates to.
-_PROFILE_PASS = (("target_fps", "--target-fps"), ("margin", "--margin"), ("min_runs", "--min-runs"),
-                 ("min_time", "--min-time"), ("warmup", "--warmup"), ("runtime", "--runtime"), ("seeds", "--seeds"),
-                 ("source", "--source"), ("e2e_frames", "--e2e-frames"), ("sustained", "--sustained"),
-                 ("sample_interval", "--sample-interval"), ("sustained_candidates", "--sustained-candidates"))
-
-
-def add_host_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("on a board over ssh")
-    g.add_argument("--host", action="append", default=[], metavar="HOST",
-                   help="profile on this deployed board (repeatable): push the models, profile there, copy results back")
-    g.add_argument("--results", default="results", metavar="DIR", help="--host: results land in DIR/<host>/ (default results/)")
-    add_ssh_options(p)
-
-
-def profile_board_args(args: argparse.Namespace) -> list[str]:
-    """The `edgenet profile` options that mean the same on the board."""
-    out: list[str] = []
-    for attr, flag in _PROFILE_PASS:
-        value = getattr(args, attr, None)
-        if value is not None and not (attr == "margin" and value == 0.0):
-            out += [flag, str(value)]
-    if args.threads:
-        out += ["--threads", ",".join(map(str, args.threads))]
-    for attr, flag in (("predict_only", "--predict-only"), ("fast", "--fast")):
-        if getattr(args, attr):
-            out.append(flag)
-    if not args.xnnpack:
-        out.append("--no-xnnpack")
-    if args.plot is not None:
-        out.append("--plot")
-    return out
-
-
-def handle_profile_host(args: argparse.Namespace) -> int:
-    from deploy.commands import profile_hosts
-    from edgenet.errors import UsageError
-
-    if args.out or args.csv or args.json_file or args.build_only or args.include_float:
-        raise UsageError("with --host, results go to --results DIR/<host>/; --out/--csv/--json-file/"
-                         "--build-only/--float are for local profiles")
-    report = profile_hosts(args.host, models=args.models, grid_weights="random" if args.random_weights else "official",
-                           model_cache=args.model_cache,
-                           profile_args=profile_board_args(args), accuracy=tuple(args.accuracy), hosts_file=args.hosts_file,
-                           settings=ssh_settings(args), parallel=args.parallel, results_dir=args.results,
-                           base_dir=args.base_dir)
-    no_pick = False
-    for o in report.outcomes:
-        if o.ok:
-            rp = o.value
-            print(f"{o.host}: results in {rp.files[0].parent}")
-            if rp.choice:
-                pick = rp.choice.get("pick")
-                print(f"{o.host}: pick: {pick['name']} with {pick['threads']} thread(s), {pick['fps']} FPS"
-                      if pick else f"{o.host}: no pick: {rp.choice.get('explanation')}")
-                no_pick |= pick is None
-    code = finish(report)
-    return code or (1 if no_pick else 0)

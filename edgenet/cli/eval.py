@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from edgenet.cli.common import add_runtime_options, positive_int
+from edgenet.cli.common import add_crop_option, add_runtime_options, positive_int
 
 
 def register(sub) -> None:
@@ -23,7 +23,7 @@ def register(sub) -> None:
     p.add_argument("--labels", help="labels file (needed to match class folder names; default: the model index's)")
     p.add_argument("--images", required=True, metavar="DIR", help="image folder")
     p.add_argument("--ground-truth", metavar="CSV", help="file,class_index CSV for a flat folder (default: its ground_truth.csv)")
-    p.add_argument("--crop", type=float, default=0.875, help="central crop fraction (default 0.875)")
+    add_crop_option(p)
     p.add_argument("--stretch", action="store_true",
                    help="crop 87.5%% of each side and stretch to the model's shape (TF-slim's eval protocol) "
                    "instead of an aspect-preserving crop")

@@ -6,12 +6,8 @@ import argparse
 import sys
 
 from edgenet.cli.common import non_negative_float, positive_float, positive_int
-from edgenet.cli.deploy import add_host_options
+from edgenet.cli.profile_host import add_host_options
 from edgenet.runtime import RUNTIME_CHOICES
-
-# Exit code when a target was given and nothing reaches it: the profile itself succeeded (reports
-# are written), but a script asking "can this board do F FPS?" gets a clear no.
-EXIT_NO_PICK = 1
 
 
 def thread_list(text: str) -> tuple[int, ...]:
@@ -113,16 +109,11 @@ def register(sub) -> None:
     p.set_defaults(handler=handle)
 
 
-def handle(args: argparse.Namespace) -> int:
-    if args.host:  # on boards over ssh: deploy/ does the work
-        from edgenet.cli.deploy import handle_profile_host
+def profile_config(args: argparse.Namespace):
+    """The ProfileConfig the options make (validated on construction), for a local or a --host profile."""
+    from edgenet.profiler import MeasureOptions, ProfileConfig
 
-        return handle_profile_host(args)
-    from edgenet.profiler import MeasureOptions, ProfileConfig, profile
-    from edgenet.profiler.export import to_json, write_outputs
-    from edgenet.profiler.table import print_profile
-
-    config = ProfileConfig(
+    return ProfileConfig(
         # one item stays a string: the report's config.models reads as before for the usual single folder
         models=(args.models[0] if len(args.models) == 1 else tuple(args.models)) if args.models else None, grid=args.grid,
         weights="random" if args.random_weights else "official", model_cache=args.model_cache, include_float=args.include_float,
@@ -135,14 +126,30 @@ def handle(args: argparse.Namespace) -> int:
         sustained_candidates=args.sustained_candidates, sysfs_root=args.sysfs_root,
         vcgencmd=_command(args.vcgencmd), nvpmodel=_command(args.nvpmodel), save_pick=True,
     )
+
+
+def handle(args: argparse.Namespace) -> int:
+    config = profile_config(args)
+    if args.host:  # on boards over ssh: deploy/ does the work
+        from edgenet.cli.profile_host import handle_profile_host
+
+        return handle_profile_host(args, config)
+    from edgenet.profiler import profile
+    from edgenet.profiler.export import check_outputs, to_json, write_outputs
+    from edgenet.profiler.select import EXIT_NO_PICK
+    from edgenet.profiler.table import print_profile
+
+    plot = args.plot
+    if plot == "" and not args.out:
+        plot = "pareto.png"
+    if not args.build_only:  # everything asked of the outputs is checked before measuring
+        check_outputs(out_dir=args.out, json_path=args.json_file, csv_path=args.csv, plot_path=plot or None,
+                      plot=args.plot is not None)
     report = profile(config, builder=grid_builder() if args.grid and args.random_weights else None)
     if args.build_only:
         for note in report.notes:
             print(f"edgenet: {note}")
         return 0
-    plot = args.plot
-    if plot == "" and not args.out:
-        plot = "pareto.png"
     written = write_outputs(report, out_dir=args.out, json_path=args.json_file, csv_path=args.csv,
                             plot_path=plot or None, plot_in_out_dir=plot == "")
     if args.json:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 
 from edgenet.cli.common import positive_int
+from edgenet.cli.ssh_options import add_ssh_options, finish, ssh_settings
 
 
 def register(sub) -> None:
-    from edgenet.cli.deploy import add_ssh_options
-
     p = sub.add_parser(
         "remote", help="run/eval/profile on a deployed board, or follow its service logs",
         description="ACTION is run, eval or profile (the rest of the line goes to `edgenet ACTION` on the board, "
@@ -28,7 +27,6 @@ def register(sub) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from deploy.commands import remote_hosts
-    from edgenet.cli.deploy import finish, ssh_settings
 
     hosts = [h for h in args.host.split(",") if h.strip()]
     report = remote_hosts(hosts, args.action, list(args.rest), hosts_file=args.hosts_file,

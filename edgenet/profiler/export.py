@@ -8,6 +8,7 @@ import json
 import os
 
 from edgenet.errors import UsageError
+from edgenet.outputs import check_output_path
 from edgenet.profiler.results import CSV_COLUMNS, ProfileReport
 
 
@@ -24,10 +25,23 @@ def to_csv(report: ProfileReport) -> str:
     return buf.getvalue()
 
 
+def check_outputs(*, out_dir: str | None = None, json_path: str | None = None, csv_path: str | None = None,
+                  plot_path: str | None = None, plot: bool = False) -> None:
+    """What ``write_outputs`` will need, checked before any measuring (bad input loses nothing): the
+    files' folders exist (``out_dir`` is made), and matplotlib is there when a plot is asked for."""
+    for path, option in ((json_path, "--json-file"), (csv_path, "--csv")):
+        if path:
+            check_output_path(path, option=option)
+    if out_dir is not None and os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise UsageError(f"--out {out_dir} is a file; give a folder")
+    if plot or plot_path:
+        from edgenet.profiler.plot import check_plot
+
+        check_plot(plot_path)
+
+
 def _write(path: str, text: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UsageError(f"cannot write {path}: folder {folder} does not exist")
+    check_output_path(path)
     with open(path, "w") as f:
         f.write(text)
 

@@ -6,9 +6,9 @@ adds it on a board.
 
 from __future__ import annotations
 
-import os
 
 from edgenet.errors import UsageError
+from edgenet.outputs import check_output_path
 from edgenet.profiler.results import ProfileReport
 
 
@@ -23,17 +23,25 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     return sorted(front, key=lambda i: points[i][0])
 
 
-def plot_pareto(report: ProfileReport, path: str) -> str:
+def check_plot(path: str | None) -> None:
+    """Before any measuring: matplotlib is installed and the plot's folder exists (UsageError if not)."""
     try:
-        import matplotlib
+        import matplotlib  # noqa: F401
     except ImportError:
-        raise UsageError("--plot needs matplotlib: pip install 'edgenet[plot]'") from None
+        raise UsageError("--plot needs matplotlib: pip install 'edgenet[plot]' (or sudo apt install "
+                         "python3-matplotlib with a --system-site-packages venv), or drop --plot") from None
+    if path:
+        check_output_path(path, option="--plot")
+
+
+def plot_pareto(report: ProfileReport, path: str) -> str:
+    check_plot(path)
+    import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UsageError(f"cannot write plot {path}: folder {folder} does not exist")
+    check_output_path(path, option="--plot")
     # One point per model: its best judged FPS over thread counts.
     best: dict[str, tuple[float, float, str, int]] = {}
     for row in report.rows:

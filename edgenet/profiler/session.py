@@ -26,7 +26,7 @@ from edgenet.profiler.predict import LatencyFit, fit_latency, mult_adds, pick_se
 from edgenet.profiler.results import ProfileReport, ProfileRow
 from edgenet.profiler.select import pick_variant, rank_key
 from edgenet.profiler.sustained import run_sustained
-from edgenet.variants import standard_variants
+from edgenet.variants import PRECISIONS, standard_variants
 
 DEFAULT = "default"  # vcgencmd / nvpmodel: find on PATH
 
@@ -128,7 +128,7 @@ class _Profiler:
                 self.log(line)
             self.notes.extend(skipped)
             return entries
-        precisions = ("int8", "float32") if c.include_float else ("int8",)
+        precisions = PRECISIONS if c.include_float else ("int8",)
         only = None
         if c.predict_only:
             # Predicting needs only the seed models on the board: the cheapest, the dearest, between.
