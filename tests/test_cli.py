@@ -146,3 +146,16 @@ def test_a_missing_camera_is_our_line_alone():
     r = edgenet("run", "--model", TINY, "--camera", "63")
     assert_one_line_error(r, "cannot open camera 63")
     assert "[ WARN" not in r.stderr and "cap_v4l" not in r.stderr, r.stderr  # no OpenCV lines before it
+
+
+@pytest.mark.parametrize("argv, package", [
+    (["build", "--alpha", "0.25", "--resolution", "128", "--weights", "random", "--float", "-o", "m.tflite"], "calibration"),
+    (["deploy", "pi@board", "--model", TINY], "deploy"),
+])
+def test_workstation_verbs_on_a_board_say_where_they_run(tmp_path, argv, package):
+    """A board's install holds edgenet alone (hidden here): one line, exit 2, no traceback."""
+    code = ("import sys\nsys.modules['calibration'] = sys.modules['deploy'] = None\n"
+            f"from edgenet.cli import main\nsys.exit(main({argv!r}))\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                       env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert_one_line_error(r, f"`edgenet {argv[0]}` runs on the workstation: the {package} package is not installed")

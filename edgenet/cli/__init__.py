@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+WORKSTATION_PACKAGES = ("calibration", "deploy")
+
+
 def error(message: str) -> None:
     print(f"edgenet: error: {message}", file=sys.stderr)
 
@@ -61,6 +64,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # e.g. `edgenet run --json | head`
         return 0
+    except ModuleNotFoundError as exc:
+        package = (exc.name or "").split(".")[0]
+        if package not in WORKSTATION_PACKAGES:
+            raise
+        # A board's wheel holds edgenet alone: the workstation verbs say where they run.
+        error(f"`edgenet {args.verb}` runs on the workstation: the {package} package is not installed here "
+              "(a board gets edgenet alone); in a source checkout: pip install -e '.[host]'")
+        return 2
     return int(code or 0)
 
 
