@@ -312,7 +312,11 @@ def opencv_has_gstreamer() -> bool:
 def quiet_opencv() -> None:
     """OpenCV logs errors only, FFmpeg (inside OpenCV) nothing, unless the user's environment says otherwise."""
     if "OPENCV_LOG_LEVEL" not in os.environ:
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        logging = getattr(getattr(cv2, "utils", None), "logging", None)
+        if logging is not None:  # OpenCV 5
+            logging.setLogLevel(logging.LOG_LEVEL_ERROR)
+        elif hasattr(cv2, "setLogLevel"):  # OpenCV 4: the same levels, ERROR = 2
+            cv2.setLogLevel(2)
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET; read when FFmpeg opens a stream
 
 
