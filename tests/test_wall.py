@@ -101,7 +101,8 @@ def test_edgenet_never_imports_the_workstation_side():
 def module_graph() -> dict[str, set[str]]:
     """edgenet module -> the edgenet modules it imports, at import time or lazily in a function (a lazy
     import loop is still a loop: two modules that cannot be understood apart). ``from package import
-    name`` points at ``package.name`` when that is a module, else at the package."""
+    name`` points at ``package.name`` when that is a module, else at the package. A package's
+    ``__init__`` re-exporting its own parts is not an edge: the package is its parts' parent anyway."""
     modules = {m.removesuffix(".__init__"): path for m, path in edgenet_modules()}
     graph: dict[str, set[str]] = {}
     for module, path in modules.items():
@@ -111,6 +112,8 @@ def module_graph() -> dict[str, set[str]]:
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module in modules:
                 edges.update(f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in modules)
+        if path.name == "__init__.py":
+            edges = {e for e in edges if not e.startswith(module + ".")}
         graph[module] = edges - {module}
     return graph
 
