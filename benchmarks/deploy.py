@@ -42,9 +42,8 @@ def main() -> int:
         print(f"skipped: {reason}")
         return 0
 
-    from deploy.build import build_wheel, build_wheelhouse
+    from deploy.build import build_wheelhouse
     from deploy.commands import deploy_hosts
-    from deploy.envs import wheel_requirements
     from deploy.fleet import SshSettings
     from deploy.preflight import parse_preflight, preflight_command
     from deploy.release import DeployConfig
@@ -63,7 +62,7 @@ def main() -> int:
         pre = parse_preflight(subprocess.run(["sh", "-c", preflight_command(str(root))], capture_output=True,
                                              text=True, check=True).stdout)
         t = time.perf_counter_ns()
-        wheelhouse = build_wheelhouse(pre, wheel_requirements(build_wheel(work / "wheel")), work / "wheelhouse")
+        wheelhouse = build_wheelhouse(pre, work / "wheelhouse")
         wh_s = (time.perf_counter_ns() - t) / 1e9
         size = sum(f.stat().st_size for f in wheelhouse.glob("*.whl")) / 1e6
         print(f"wheelhouse for {pre.machine} cp{pre.python_version[0]}{pre.python_version[1]}: "

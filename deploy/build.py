@@ -1,5 +1,6 @@
 """Workstation-side artefacts a deploy pushes: the board wheel and, for --offline, a wheelhouse of
-the device dependencies built for the board's platform (CPU architecture, Python, glibc).
+the board's requirement set (chosen on the board: ``edgenet.board.requirements``) for its platform
+(userland architecture, Python, glibc).
 
 The board wheel holds the ``edgenet`` package alone. The repository also holds the workstation
 packages (``calibration``, ``deploy``), which a source install (``pip install -e '.[host]'``) makes
@@ -10,6 +11,7 @@ yields a wheel without them, and the built wheel's contents are checked before a
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -110,22 +112,63 @@ def platform_tags(pre: Preflight) -> list[str]:
 
 
 def wheelhouse_key(pre: Preflight) -> str:
-    return f"cp{pre.python_version[0]}{pre.python_version[1]}-{pre.machine}-glibc{pre.glibc or 'unknown'}"
+    rs = pre.requirements
+    digest = hashlib.sha256("\n".join(rs.lines if rs else []).encode()).hexdigest()[:8]
+    return f"cp{pre.python_version[0]}{pre.python_version[1]}-{pre.machine}-glibc{pre.glibc or 'unknown'}-{digest}"
 
 
-def build_wheelhouse(pre: Preflight, requirements: list[str], out_dir: str | os.PathLike | None = None) -> Path:
-    """Download binary wheels of ``requirements`` (the board wheel's own, see ``deploy.envs.wheel_requirements``)
-    for the board's platform; pip's cache makes repeats cheap."""
-    out = Path(out_dir) if out_dir else default_cache() / "wheelhouse" / wheelhouse_key(pre)
-    out.mkdir(parents=True, exist_ok=True)
+def write_system_stubs(folder: Path, system: dict[str, str]) -> list[Path]:
+    """A metadata-only wheel for each package the board's system provides (``{name: version}``).
+
+    pip on the board finds apt's numpy installed and installs nothing for ``numpy==1.24.2``; ``pip download``
+    here cannot be told what the board has installed, and would fetch numpy again, or fail where the
+    index has no wheel of it (32-bit ARM). These stand for the system's packages while pip resolves, and
+    are never sent to the board."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, version in sorted(system.items()):
+        dist = f"{name.replace('-', '_')}-{version}"
+        path = folder / f"{dist}-py3-none-any.whl"
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr(f"{dist}.dist-info/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+                       "Summary: provided by the board's system (apt); never installed from here\n")
+            z.writestr(f"{dist}.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: edgenet\nRoot-Is-Purelib: true\n"
+                       "Tag: py3-none-any\n")
+            z.writestr(f"{dist}.dist-info/RECORD", "")
+        out.append(path)
+    return out
+
+
+def pip_platform_args(pre: Preflight) -> list[str]:
+    """pip's options that make it choose wheels for the board instead of for this workstation."""
     major, minor = pre.python_version[:2]
-    args = ["download", "-q", "--only-binary=:all:", "-d", str(out), "--python-version", f"{major}.{minor}",
-            "--implementation", "cp", "--abi", f"cp{major}{minor}"]
+    args = ["--only-binary=:all:", "--python-version", f"{major}.{minor}", "--implementation", "cp",
+            "--abi", f"cp{major}{minor}", "--abi", "abi3", "--abi", "none"]
     for tag in platform_tags(pre):
         args += ["--platform", tag]
     if pre.machine in ("armv7l", "armv6l"):
-        # PyPI has no 32-bit ARM wheels of OpenCV or tflite-runtime; piwheels builds them for Raspberry Pi OS.
+        # PyPI has no 32-bit ARM numpy; piwheels builds it (and tflite-runtime's numpy<2) for Raspberry Pi OS.
         args += ["--extra-index-url", "https://www.piwheels.org/simple"]
-    with _lock:
-        _pip(args + pre.requirements_for(requirements), f"downloading the {wheelhouse_key(pre)} wheelhouse")
+    return args
+
+
+def build_wheelhouse(pre: Preflight, out_dir: str | os.PathLike | None = None) -> Path:
+    """Download binary wheels of the board's requirement set for its platform, without what its
+    system provides (see ``write_system_stubs``); pip's cache makes repeats cheap."""
+    rs = pre.requirements
+    if rs is None or rs.problem:
+        raise DeployError(f"no requirement set for this board: {rs.problem if rs else 'no facts from its python3'}")
+    out = Path(out_dir) if out_dir else default_cache() / "wheelhouse" / wheelhouse_key(pre)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="edgenet-system-") as tmp:
+        write_system_stubs(Path(tmp), rs.system)
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", dir=tmp, delete=False) as f:
+            f.write(rs.text())
+        args = ["download", "-q", "-d", str(out), *pip_platform_args(pre), "--find-links", tmp, "-r", f.name]
+        with _lock:
+            _pip(args, f"downloading the {wheelhouse_key(pre)} wheelhouse")
+        system = {n.lower().replace("_", "-") for n in rs.system}
+        for wheel in out.glob("*.whl"):  # the system's own packages (stubs, or the index's copy) stay here
+            if wheel.name.split("-", 1)[0].lower().replace("_", "-") in system:
+                wheel.unlink()
     return out

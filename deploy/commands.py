@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Callable
 
 from deploy.build import build_wheel, build_wheelhouse, wheelhouse_key
-from deploy.envs import wheel_requirements
 from deploy.errors import DeployError, PreflightError
 from deploy.fleet import FleetReport, SshSettings, run_on_hosts, status
 from deploy.hosts import gather_hosts
@@ -19,10 +18,10 @@ REMOTE_ACTIONS = ("run", "eval", "profile", "logs")
 
 
 class _WheelhouseCache:
-    """One wheelhouse per board platform, built once even when a fleet deploys in parallel."""
+    """One wheelhouse per board platform and requirement set, built once even when a fleet deploys in parallel."""
 
-    def __init__(self, requirements: list[str], prebuilt: Path | None = None):
-        self.requirements, self.prebuilt, self._lock, self._done = requirements, prebuilt, threading.Lock(), {}
+    def __init__(self, prebuilt: Path | None = None):
+        self.prebuilt, self._lock, self._done = prebuilt, threading.Lock(), {}
 
     def __call__(self, pre: Preflight) -> Path:
         if self.prebuilt is not None:
@@ -30,7 +29,7 @@ class _WheelhouseCache:
         key = wheelhouse_key(pre)
         with self._lock:
             if key not in self._done:
-                self._done[key] = build_wheelhouse(pre, self.requirements)
+                self._done[key] = build_wheelhouse(pre)
             return self._done[key]
 
 
@@ -52,7 +51,7 @@ def deploy_hosts(hosts: list[str], *, hosts_file: str | None = None, config: Dep
     config = resolve_names(config, log=on_status)  # an index name: the workstation's cached file
     wheel = build_wheel()
     on_status(f"built {wheel.name}")
-    houses = _WheelhouseCache(wheel_requirements(wheel), wheelhouse)
+    houses = _WheelhouseCache(wheelhouse)
 
     def service_possible(pre: Preflight) -> None:
         # Checked before anything changes on the board: a half-done --service deploy helps nobody.

@@ -2,8 +2,10 @@
 
 Installing numpy, OpenCV and LiteRT into a fresh venv is most of a deploy's time (minutes on a Pi's
 SD card), yet a new model or a new edgenet rarely changes them. So the dependencies live in a venv
-of their own, keyed by everything that decides its contents: the board's Python, its platform, the
-requirements read from the wheel being deployed, and where pip gets them (wheelhouse or index).
+of their own, keyed by everything that decides its contents: the board's Python, its userland
+architecture and glibc, the requirement set chosen on the board (``edgenet.board.requirements``: exactly
+what pip installs, the system's numpy pinned when apt's picamera2 or OpenCV needs it), and where pip
+gets them (wheelhouse or index).
 Each release keeps a venv of its own holding edgenet alone; a ``.pth`` file puts the environment's
 site-packages after the release's own, and before the system's (apt's picamera2 stays visible).
 
@@ -20,14 +22,12 @@ import hashlib
 import json
 import re
 import shlex
-import zipfile
 from dataclasses import dataclass
-from email.parser import Parser
-from pathlib import Path
 from typing import Callable
 
 from deploy.errors import DeployError, RemoteCommandError
 from deploy.preflight import Preflight
+from edgenet.board.requirements import RequirementSet
 
 ENVS = "envs"
 COMPLETE = ".complete"
@@ -37,23 +37,11 @@ STALE_MINUTES = 60  # a half-built environment older than this is an interrupted
 q = shlex.quote
 
 
-def wheel_requirements(wheel: Path) -> list[str]:
-    """The wheel's own install requirements (``Requires-Dist`` without extras), markers kept: pip
-    evaluates them on the board (numpy<2 and tflite-runtime only on 32-bit ARM)."""
-    try:
-        with zipfile.ZipFile(wheel) as z:
-            name = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
-            meta = Parser().parsestr(z.read(name).decode("utf-8"))
-    except (OSError, zipfile.BadZipFile, StopIteration) as exc:
-        raise DeployError(f"cannot read the requirements of {wheel.name}: {exc or 'no METADATA'}") from None
-    reqs = [r.strip() for r in meta.get_all("Requires-Dist") or []]
-    return sorted(r for r in reqs if not re.search(r"\bextra\s*==", r))
-
-
-def env_key(pre: Preflight, requirements: list[str], source: str) -> str:
+def env_key(pre: Preflight, requirements: RequirementSet, source: str) -> str:
     """Everything that decides what pip puts into the environment, hashed (16 hex digits)."""
-    facts = {"python": pre.python, "version": pre.python_text, "machine": pre.machine, "glibc": pre.glibc,
-             "requirements": sorted(requirements), "source": source}
+    f = requirements.facts
+    facts = {"python": pre.python, "version": f.python, "machine": f.machine, "glibc": f.libc_version,
+             "requirements": requirements.lines, "source": source}
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -68,7 +56,7 @@ class Env:
         return self.name.split("-", 1)[0]
 
 
-def ensure_env(remote, pre: Preflight, base: str, key: str, requirements: list[str], pip_source: list[str],
+def ensure_env(remote, pre: Preflight, base: str, key: str, requirements: RequirementSet, pip_source: list[str],
                stamp: str, fresh: bool = False, log: Callable[[str], None] = lambda m: None) -> Env:
     """The newest complete environment of ``key`` on the board, or (none, or ``fresh``) a new one built
     now: in a temporary folder, then renamed to ``<base>/envs/<key>-<stamp>``."""
@@ -82,11 +70,11 @@ def ensure_env(remote, pre: Preflight, base: str, key: str, requirements: list[s
             return Env(name, f"{root}/{name}", True)
     name = f"{key}-{stamp}"
     path = f"{root}/{name}"
-    log(f"building dependency env {ENVS}/{name} with {pre.python}: {', '.join(requirements)}")
+    log(f"building dependency env {ENVS}/{name} with {pre.python}: {', '.join(requirements.lines)}")
     tmp = f"{root}/.{name}"
     remote.run(f"mkdir -p {q(root)} && {q(pre.python)} -m venv --system-site-packages {q(tmp)}",
                what="creating the dependency env", timeout=600)
-    remote.write_text(f"{tmp}/requirements.txt", "\n".join(requirements) + "\n")
+    remote.write_text(f"{tmp}/requirements.txt", requirements.text())
     pip = [q(tmp + "/bin/python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", *pip_source]
     remote.run(" ".join(pip + ["-r", q(tmp + "/requirements.txt")]), what="pip install (dependencies)", timeout=1800)
     # rename(2) is atomic: the env appears complete or not at all. Only its site-packages are used

@@ -1,19 +1,30 @@
 """What the board is, gathered by ONE remote shell script and read by a pure parser.
 
-The script prints ``key=value`` lines only; ``parse_preflight`` turns them into a ``Preflight`` and
-``check`` raises PreflightError for boards edgenet cannot run on. Tests feed the parser recorded
-outputs of real boards (tests/fixtures/preflight/).
+The script prints ``key=value`` lines only: the account and the target folder, free disk, systemd,
+sudo, cameras, and, from the board's python3, the facts edgenet's requirement set is chosen from
+(``edgenet.board.facts``: its source is sent along and run by ``python3 -c``, so the board reads its
+own userland architecture, Python, glibc and system packages with edgenet's code before anything is
+installed; those lines are prefixed ``fact_``). ``parse_preflight`` turns the lines into a
+``Preflight`` whose ``requirements`` is ``edgenet.board.requirements.board_requirements`` of those
+facts: the set ``deploy`` installs. ``check`` raises PreflightError for boards edgenet cannot run on.
+Tests feed the parser recorded outputs of boards (tests/fixtures/preflight/).
 """
 
 from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from pathlib import Path
 
 from deploy.errors import PreflightError
+from edgenet.board.facts import BoardFacts
 from edgenet.board.identity import board_kind as kind_of_board
+from edgenet.board.requirements import RequirementSet, board_requirements
 
-# POSIX sh: Raspberry Pi OS, Jetson's Ubuntu and Debian all have it. $1 is the target folder.
+FACTS_SOURCE = Path(__file__).resolve().parent.parent / "edgenet" / "board" / "facts.py"
+
+# POSIX sh: Raspberry Pi OS, Jetson's Ubuntu and Debian all have it. $1 is the target folder, $2 the
+# source of edgenet/board/facts.py.
 PREFLIGHT_SCRIPT = r"""
 d="$1"; case "$d" in "~"*) d="$HOME${d#\~}";; esac
 echo "home=$HOME"
@@ -21,6 +32,7 @@ echo "user=$(id -un)"
 echo "target=$d"
 echo "arch=$(uname -m)"
 echo "kernel=$(uname -r)"
+echo "long_bit=$(getconf LONG_BIT 2>/dev/null)"
 if [ -r /etc/os-release ]; then . /etc/os-release; echo "os_id=$ID"; echo "os_version=$VERSION_ID"; echo "os_codename=$VERSION_CODENAME"; echo "os_name=$PRETTY_NAME"; fi
 if [ -r /proc/device-tree/model ]; then echo "model=$(tr -d '\000' < /proc/device-tree/model)"; fi
 if [ -r /etc/nv_tegra_release ]; then echo "tegra=$(head -n1 /etc/nv_tegra_release)"; fi
@@ -31,9 +43,9 @@ echo "disk_free_kb=$(df -Pk "$p" | awk 'NR==2 {print $4}')"
 py=$(command -v python3 || true)
 echo "python=$py"
 if [ -n "$py" ]; then
-  "$py" -c 'import sys, platform, struct; print("python_version=%d.%d.%d" % sys.version_info[:3]); print("python_bits=%d" % (8 * struct.calcsize("P"))); print("glibc=%s" % platform.libc_ver()[1])'
+  "$py" -c 'import sys; print("python_version=%d.%d.%d" % sys.version_info[:3])'
+  "$py" -c "$2" 2>/dev/null | sed 's/^/fact_/'
   if "$py" -c 'import venv, ensurepip' >/dev/null 2>&1; then echo "venv=yes"; else echo "venv=no"; fi
-  if "$py" -c 'import picamera2' >/dev/null 2>&1; then echo "picamera2=yes"; else echo "picamera2=no"; fi
 fi
 echo "video=$(ls /dev/video* 2>/dev/null | tr '\n' ' ')"
 if command -v systemctl >/dev/null 2>&1; then echo "systemd=yes"; else echo "systemd=no"; fi
@@ -47,7 +59,8 @@ MIN_FREE_MB = 300
 
 
 def preflight_command(target_dir: str) -> str:
-    return "sh -c " + shlex.quote(PREFLIGHT_SCRIPT) + " edgenet-preflight " + shlex.quote(target_dir)
+    return ("sh -c " + shlex.quote(PREFLIGHT_SCRIPT) + " edgenet-preflight " + shlex.quote(target_dir) + " "
+            + shlex.quote(FACTS_SOURCE.read_text()))
 
 
 @dataclass(frozen=True)
@@ -61,55 +74,48 @@ class Preflight:
     os_version: str
     python: str | None
     python_version: tuple[int, ...] | None
-    python_bits: int | None
-    glibc: str | None
     venv: bool
     disk_free_mb: float
     board: str | None
     board_kind: str
     cores: int
-    camera_picamera2: bool
     video_devices: tuple[str, ...]
     systemd: bool
     sudo: bool
     current: str | None = None
+    facts: BoardFacts | None = None  # None: no python3, or one too old to run edgenet.board.facts
+
+    @property
+    def requirements(self) -> RequirementSet | None:
+        """The board's requirement set: what the dependency env gets, and what preflight refuses on."""
+        return board_requirements(self.facts) if self.facts is not None else None
 
     @property
     def machine(self) -> str:
         """The architecture the Python userland runs: a 64-bit kernel under a 32-bit Raspberry Pi OS
         reports aarch64, but its armhf Python needs armv7l wheels."""
-        if self.arch == "aarch64" and self.python_bits == 32:
-            return "armv7l"
-        return self.arch
+        return self.facts.machine if self.facts is not None else self.arch
+
+    @property
+    def python_bits(self) -> int | None:
+        return self.facts.pointer_bits if self.facts is not None else None
+
+    @property
+    def glibc(self) -> str | None:
+        return (self.facts.libc_version or None) if self.facts is not None and self.facts.libc == "glibc" else None
+
+    @property
+    def camera_picamera2(self) -> bool:
+        return bool(self.facts and self.facts.system_picamera2)
 
     @property
     def python_text(self) -> str:
         return ".".join(map(str, self.python_version)) if self.python_version else "none"
 
     @property
-    def interpreter(self) -> str:
-        return choose_interpreter(self.machine, self.python_version)
-
-    def marker_environment(self) -> dict[str, str]:
-        """PEP 508 marker values of the board's Python (pip on the workstation would use its own)."""
-        py = self.python_version or (0, 0, 0)
-        return {"platform_machine": self.machine, "python_version": f"{py[0]}.{py[1]}",
-                "python_full_version": ".".join(map(str, py)), "sys_platform": "linux", "platform_system": "Linux",
-                "os_name": "posix", "implementation_name": "cpython", "platform_python_implementation": "CPython"}
-
-    def requirements_for(self, requirements: list[str]) -> list[str]:
-        """The requirements (the board wheel's, markers kept) that apply to this board, markers evaluated
-        here: what ``pip download --platform`` must fetch for it (numpy<2 and tflite-runtime on armv7l)."""
-        from packaging.requirements import Requirement
-
-        env = self.marker_environment()
-        out = []
-        for text in requirements:
-            req = Requirement(text)
-            if req.marker is None or req.marker.evaluate(env):
-                req.marker = None
-                out.append(str(req))
-        return out
+    def interpreter(self) -> str | None:
+        rs = self.requirements
+        return rs.interpreter if rs is not None else None
 
     def camera_text(self) -> str:
         parts = ["picamera2" if self.camera_picamera2 else "no picamera2"]
@@ -117,34 +123,21 @@ class Preflight:
         return "; ".join(parts)
 
     def lines(self) -> list[str]:
-        return [
+        rs = self.requirements
+        out = [
             f"board: {self.board or 'unknown'} ({self.board_kind}), {self.cores} cores",
             f"arch: {self.arch}" + (f" (32-bit userland: {self.machine})" if self.machine != self.arch else ""),
             f"os: {self.os_name}",
             f"python: {self.python or 'none'} {self.python_text}" + ("" if self.venv else " (no venv module)"),
             f"free disk in {self.target}: {self.disk_free_mb:.0f} MB",
             f"camera: {self.camera_text()}",
-            f"interpreter: {self.interpreter}",
             f"systemd: {'yes' if self.systemd else 'no'}, passwordless sudo: {'yes' if self.sudo else 'no'}",
         ]
-
-
-def choose_interpreter(machine: str, python_version: tuple[int, ...] | None) -> str:
-    """ai-edge-litert on aarch64/x86_64 with Python >= 3.9; tflite-runtime (+numpy<2) on armv7l with
-    Python <= 3.11 (its last wheels); anything else is unsupported."""
-    if python_version is None:
-        raise PreflightError("no python3 on the board: install it (sudo apt install python3 python3-venv)")
-    py = tuple(python_version[:2])
-    if machine in ("aarch64", "x86_64"):
-        if py >= (3, 9):
-            return "ai-edge-litert"
-        raise PreflightError(f"Python {py[0]}.{py[1]} on {machine}: ai-edge-litert needs Python >= 3.9; upgrade the OS")
-    if machine in ("armv7l", "armv6l"):
-        if (3, 7) <= py <= (3, 11):
-            return "tflite-runtime"
-        raise PreflightError(f"Python {py[0]}.{py[1]} on {machine}: tflite-runtime has wheels for Python 3.7-3.11 "
-                             "only; use a 64-bit OS (ai-edge-litert) or Python <= 3.11")
-    raise PreflightError(f"unsupported architecture {machine!r}: edgenet runs on aarch64, armv7l and x86_64")
+        if rs is not None and rs.problem is None:
+            out.append(f"interpreter: {rs.interpreter}")
+            out.append("requirements: " + ", ".join(rs.lines))
+            out += [f"note: {n}" for n in rs.notes]
+        return out
 
 
 def parse_preflight(output: str) -> Preflight:
@@ -167,31 +160,41 @@ def parse_preflight(output: str) -> Preflight:
     except ValueError:
         disk_kb = 0.0
     model = values.get("model") or None
-    bits = values.get("python_bits")
+    facts_values = {k[len("fact_"):]: v for k, v in values.items() if k.startswith("fact_")}
+    facts = None
+    if python and facts_values:
+        try:
+            facts = BoardFacts.from_values(facts_values)
+        except ValueError as exc:
+            raise PreflightError(f"the board's facts are incomplete ({exc}): is its python3 broken?") from None
     return Preflight(
         home=values.get("home", ""), user=values.get("user", ""), target=values.get("target", ""),
         arch=values["arch"], os_name=values.get("os_name") or values.get("os_id") or "unknown",
         os_id=values.get("os_id", ""), os_version=values.get("os_version", ""),
-        python=python, python_version=version, python_bits=int(bits) if bits else None,
-        glibc=values.get("glibc") or None, venv=values.get("venv") == "yes",
+        python=python, python_version=version, venv=values.get("venv") == "yes",
         disk_free_mb=disk_kb / 1024.0, board=model, board_kind=kind_of_board(model, bool(values.get("tegra"))),
-        cores=int(values.get("cores") or 0), camera_picamera2=values.get("picamera2") == "yes",
-        video_devices=tuple(values.get("video", "").split()), systemd=values.get("systemd") == "yes",
-        sudo=values.get("sudo") == "yes", current=values.get("current") or None,
+        cores=int(values.get("cores") or 0), video_devices=tuple(values.get("video", "").split()),
+        systemd=values.get("systemd") == "yes", sudo=values.get("sudo") == "yes",
+        current=values.get("current") or None, facts=facts,
     )
 
 
-def check(pre: Preflight, *, min_free_mb: float = MIN_FREE_MB) -> str:
-    """Raise PreflightError when edgenet cannot be installed; return the interpreter package."""
+def check(pre: Preflight, *, min_free_mb: float = MIN_FREE_MB) -> RequirementSet:
+    """Raise PreflightError when edgenet cannot be installed; return the board's requirement set."""
     if pre.python is None:
         raise PreflightError("no python3 on the board: install it (sudo apt install python3 python3-venv)")
-    interpreter = pre.interpreter
+    rs = pre.requirements
+    if rs is None:
+        raise PreflightError(f"{pre.python} is Python {pre.python_text}, too old to run edgenet (needs >= 3.9): "
+                             "upgrade the board's OS")
+    if rs.problem:
+        raise PreflightError(rs.problem)
     if not pre.venv:
         raise PreflightError(f"{pre.python} has no venv/ensurepip module: install it (sudo apt install python3-venv)")
     if pre.disk_free_mb < min_free_mb:
         raise PreflightError(f"only {pre.disk_free_mb:.0f} MB free in {pre.target} (need {min_free_mb} MB): "
                              "free space or remove old releases in ~/edgenet/releases")
-    return interpreter
+    return rs
 
 
 def run_preflight(remote, target_dir: str) -> Preflight:

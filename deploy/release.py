@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from deploy.envs import ENVS, Env, env_key, ensure_env, make_release_venv, prune_envs, wheel_requirements
+from deploy.envs import ENVS, Env, env_key, ensure_env, make_release_venv, prune_envs
 from deploy.errors import DeployError, RemoteCommandError
 from deploy.preflight import Preflight, check, run_preflight
 
@@ -143,7 +143,7 @@ def deploy_release(remote, config: DeployConfig, *, wheel: Path, wheelhouse: Cal
     pre = run_preflight(remote, config.base_dir)
     for line in pre.lines():
         log(f"{host}: {line}")
-    check(pre)
+    requirements = check(pre)  # the set chosen from the board's own facts: exactly what the env gets
     on_step("preflight")
     if after_preflight:
         after_preflight(pre)
@@ -178,7 +178,6 @@ def deploy_release(remote, config: DeployConfig, *, wheel: Path, wheelhouse: Cal
     elif config.index_url:
         pip_source = ["--index-url", q(config.index_url)]
     on_step("uploaded")
-    requirements = wheel_requirements(wheel)
     env = ensure_env(remote, pre, base, env_key(pre, requirements, source), requirements, pip_source, stamp,
                      fresh=config.fresh_env, log=lambda m: log(f"{host}: {m}"))
     on_step("env")
@@ -194,7 +193,7 @@ def deploy_release(remote, config: DeployConfig, *, wheel: Path, wheelhouse: Cal
     log(f"{host}: smoke test passed: {smoke['frames']} frames, top-1 {smoke['top1']}")
     on_step("smoke")
     meta = {"release": stamp, "model": config.model.name, "labels": config.labels.name if config.labels else None,
-            "wheel": wheel.name, "interpreter": pre.interpreter, "python": pre.python_text, "env": env.name,
+            "wheel": wheel.name, "interpreter": requirements.interpreter, "python": pre.python_text, "env": env.name,
             "smoke": smoke}
     remote.write_text(f"{rel}/{MARKER}", json.dumps(meta, indent=2) + "\n")
     remote.run(switch_command(base, rel_name, stamp), what="switching current")

@@ -1,8 +1,11 @@
-"""Preflight parsing from recorded outputs of a Pi 5, a Pi 3 and a Jetson Orin, and the choices made from it."""
+"""Preflight parsing from recorded outputs of boards (tests/fixtures/preflight/), and the choices made from it.
+The requirement set of every recorded board: tests/test_board_requirements.py."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import zipfile
 from dataclasses import replace
 
@@ -10,17 +13,11 @@ import pytest
 
 from deploy.build import platform_tags
 from deploy.errors import DeployError, PreflightError
-from deploy.preflight import check, choose_interpreter, parse_preflight, preflight_command
+from deploy.preflight import check, parse_preflight, preflight_command
 
 from tests.conftest import FIXTURES, ROOT
 
 REC = FIXTURES / "preflight"
-
-
-def project_requirements() -> list[str]:
-    """pyproject's [project] dependencies: what a board needs, markers and all."""
-    tomllib = pytest.importorskip("tomllib")
-    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
 
 
 def load(name):
@@ -31,23 +28,24 @@ def test_pi5_bookworm():
     p = load("pi5_bookworm.txt")
     assert (p.arch, p.machine, p.board_kind) == ("aarch64", "aarch64", "raspberry-pi")
     assert p.board == "Raspberry Pi 5 Model B Rev 1.0"
-    assert p.python_version == (3, 11, 2) and p.python == "/usr/bin/python3"
+    assert p.python_version == (3, 11, 2) and p.python == "/usr/bin/python3" and p.glibc == "2.36"
     assert p.os_name == "Debian GNU/Linux 12 (bookworm)"
     assert p.camera_picamera2 and "/dev/video0" in p.video_devices and len(p.video_devices) == 16
     assert p.disk_free_mb == pytest.approx(24318412 / 1024)
-    assert check(p) == "ai-edge-litert"
-    assert set(p.requirements_for(project_requirements())) == {
-        "ai-edge-litert>=1.2", "numpy>=1.23", "opencv-python-headless>=4.8", "rich>=13"}
+    rs = check(p)
+    assert rs.interpreter == p.interpreter == "ai-edge-litert"
+    assert rs.lines == ["ai-edge-litert>=1.2", "numpy==1.24.2", "opencv-python-headless>=4.8,<4.12", "rich>=13",
+                        "packaging>=22"]
+    assert "requirements: ai-edge-litert>=1.2, numpy==1.24.2, opencv-python-headless>=4.8,<4.12, rich>=13, packaging>=22" \
+        in p.lines()
     assert p.target == "/home/pi/edgenet" and p.cores == 4
 
 
-def test_pi3_bullseye_armv7l_gets_tflite_runtime_and_numpy1():
+def test_pi3_bullseye_armv7l_gets_tflite_runtime_213_and_numpy1():
     p = load("pi3_bullseye_armv7l.txt")
     assert (p.machine, p.board_kind, p.python_version) == ("armv7l", "raspberry-pi", (3, 9, 2))
     assert not p.camera_picamera2
-    assert check(p) == "tflite-runtime"
-    assert set(p.requirements_for(project_requirements())) == {
-        "tflite-runtime>=2.14", "numpy>=1.23", "numpy<2", "opencv-python-headless>=4.8", "rich>=13"}
+    assert check(p).lines == ["tflite-runtime==2.13.0", "numpy>=1.21.2,<2", "rich>=13", "packaging>=22"]
     tags = platform_tags(p)
     assert tags[0] == "manylinux_2_17_armv7l" and "manylinux_2_31_armv7l" in tags and "manylinux_2_32_armv7l" not in tags
 
@@ -59,43 +57,36 @@ def test_jetson_orin_detected_and_missing_venv_refused():
     assert p.video_devices == ("/dev/video0",)
     with pytest.raises(PreflightError, match="sudo apt install python3-venv"):
         check(p)
-    assert check(replace(p, venv=True)) == "ai-edge-litert"
+    assert check(replace(p, venv=True)).interpreter == "ai-edge-litert"
 
 
 def test_32bit_userland_on_64bit_kernel_is_armv7l():
-    p = replace(load("pi5_bookworm.txt"), python_bits=32)
-    assert p.arch == "aarch64" and p.machine == "armv7l" and p.interpreter == "tflite-runtime"
+    p = load("pi4_bookworm_32bit_64bit_kernel.txt")
+    assert p.arch == "aarch64" and p.machine == "armv7l" and p.python_bits == 32 and p.interpreter == "tflite-runtime"
+    assert "arch: aarch64 (32-bit userland: armv7l)" in p.lines()
+    assert platform_tags(p)[-1] == "linux_armv7l"
 
 
-def test_errors_no_python_full_disk_unsupported_arch():
+def test_errors_no_python_old_python_full_disk_unsupported_arch():
     text = (REC / "pi5_bookworm.txt").read_text()
-    no_py = parse_preflight("\n".join(l for l in text.splitlines() if not l.startswith(("python", "venv", "picamera2"))) + "\n")
-    assert no_py.python is None
+    no_py = parse_preflight("\n".join(l for l in text.splitlines()
+                                      if not l.startswith(("python", "venv", "fact_"))) + "\n")
+    assert no_py.python is None and no_py.facts is None
     with pytest.raises(PreflightError, match="no python3 on the board"):
         check(no_py)
+    # Python 3.5 cannot run the facts script: no fact_ lines, only its version.
+    old = parse_preflight("\n".join(l for l in text.splitlines() if not l.startswith("fact_"))
+                          .replace("python_version=3.11.2", "python_version=3.5.3") + "\n")
+    with pytest.raises(PreflightError, match=r"Python 3.5.3, too old to run edgenet \(needs >= 3.9\)"):
+        check(old)
     full = parse_preflight(text.replace("disk_free_kb=24318412", "disk_free_kb=10240"))
     with pytest.raises(PreflightError, match=r"only 10 MB free in /home/pi/edgenet"):
         check(full)
-    riscv = parse_preflight(text.replace("arch=aarch64", "arch=riscv64"))
-    with pytest.raises(PreflightError, match="unsupported architecture 'riscv64'"):
+    riscv = parse_preflight(text.replace("fact_kernel_machine=aarch64", "fact_kernel_machine=riscv64"))
+    with pytest.raises(PreflightError, match="no TFLite interpreter wheel for riscv64"):
         check(riscv)
-
-
-@pytest.mark.parametrize("machine,py,expected", [
-    ("aarch64", (3, 9, 0), "ai-edge-litert"), ("x86_64", (3, 12, 1), "ai-edge-litert"),
-    ("armv7l", (3, 11, 2), "tflite-runtime"), ("armv7l", (3, 7, 3), "tflite-runtime"),
-])
-def test_choose_interpreter(machine, py, expected):
-    assert choose_interpreter(machine, py) == expected
-
-
-@pytest.mark.parametrize("machine,py,msg", [
-    ("aarch64", (3, 8, 10), "needs Python >= 3.9"), ("armv7l", (3, 12, 0), "3.7-3.11 only"),
-    ("i686", (3, 11, 0), "unsupported architecture"),
-])
-def test_choose_interpreter_refuses(machine, py, msg):
-    with pytest.raises(PreflightError, match=msg):
-        choose_interpreter(machine, py)
+    with pytest.raises(PreflightError, match="facts are incomplete"):
+        parse_preflight(text.replace("fact_pointer_bits=64\n", ""))
 
 
 def test_truncated_output_is_an_error():
@@ -122,35 +113,29 @@ def write_wheel(path, requires):
     return path
 
 
-def test_wheel_requirements_keep_markers_and_drop_extras(tmp_path):
-    from deploy.envs import wheel_requirements
-
-    wheel = write_wheel(tmp_path / "edgenet-0.1.0-py3-none-any.whl", [
-        "rich>=13", "numpy>=1.23", "numpy<2; platform_machine == 'armv7l'",
-        "tensorflow-cpu>=2.16; extra == \"host\"", "pytest>=7 ; extra == 'test'"])
-    assert wheel_requirements(wheel) == ["numpy<2; platform_machine == 'armv7l'", "numpy>=1.23", "rich>=13"]
-
-
-def test_the_board_wheel_holds_edgenet_alone_with_the_projects_requirements(tmp_path):
-    """What deploy pushes: the edgenet package and its metadata, no calibration/deploy; the requirements
-    in it are pyproject's, which the env (and the offline wheelhouse) are installed from."""
-    import zipfile
-
+def test_the_board_wheel_holds_edgenet_alone(tmp_path):
+    """What deploy pushes: the edgenet package and its metadata, no calibration/deploy."""
     from deploy.build import build_wheel, wheel_top_level
-    from deploy.envs import wheel_requirements
 
     wheel = build_wheel(tmp_path)
     assert wheel_top_level(wheel) == {"edgenet", "edgenet-0.1.0.dist-info"}
     names = zipfile.ZipFile(wheel).namelist()
-    assert {"edgenet/__init__.py", "edgenet/board/manifest.py", "edgenet/representative.py",
-            "edgenet/cli/__init__.py"} <= set(names)
+    assert {"edgenet/__init__.py", "edgenet/board/manifest.py", "edgenet/board/facts.py", "edgenet/representative.py",
+            "edgenet/cli/__init__.py", "edgenet/cli/requirements.py"} <= set(names)
     assert not any("__pycache__" in n or n.startswith(("calibration/", "deploy/", "tests/")) for n in names)
     entry = zipfile.ZipFile(wheel).read("edgenet-0.1.0.dist-info/entry_points.txt").decode()
     assert "edgenet = edgenet.cli:main" in entry
-    from packaging.requirements import Requirement
 
-    assert (sorted(str(Requirement(r)) for r in wheel_requirements(wheel))
-            == sorted(str(Requirement(r)) for r in project_requirements()))
+
+def test_requirements_command_runs_from_the_wheel_alone(tmp_path):
+    """A board with the wheel and nothing else: the wheel on PYTHONPATH (a zip) prints its set."""
+    from deploy.build import build_wheel
+
+    wheel = build_wheel(tmp_path)
+    r = subprocess.run([sys.executable, "-m", "edgenet.cli.requirements"], capture_output=True, text=True,
+                       cwd=tmp_path, env={"PYTHONPATH": str(wheel), "PATH": os.environ["PATH"]}, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[2].startswith("ai-edge-litert>=1.2")
 
 
 def test_a_wheel_with_workstation_packages_is_refused(tmp_path):
@@ -165,29 +150,28 @@ def test_a_wheel_with_workstation_packages_is_refused(tmp_path):
         check_board_wheel(wheel)
 
 
-def test_unreadable_wheel_is_a_one_line_deploy_error(tmp_path):
-    from deploy.envs import wheel_requirements
-    from deploy.errors import DeployError
+def load_with(facts, **changes):
+    from edgenet.board.requirements import board_requirements
 
-    bad = tmp_path / "edgenet-0.1.0-py3-none-any.whl"
-    bad.write_bytes(b"not a zip")
-    with pytest.raises(DeployError, match=r"cannot read the requirements of edgenet-0.1.0-py3-none-any.whl") as exc:
-        wheel_requirements(bad)
-    assert "\n" not in str(exc.value)
+    return board_requirements(replace(facts, **changes))
 
 
 def test_env_key_changes_with_what_decides_the_envs_contents():
     from deploy.envs import env_key
 
-    pi5, reqs = load("pi5_bookworm.txt"), ["numpy>=1.23", "rich>=13"]
-    key = env_key(pi5, reqs, "pypi")
-    assert len(key) == 16 and env_key(pi5, list(reversed(reqs)), "pypi") == key  # order does not matter
+    pi5 = load("pi5_bookworm.txt")
+    rs = pi5.requirements
+    key = env_key(pi5, rs, "pypi")
+    assert len(key) == 16 and env_key(load("pi5_bookworm.txt"), rs, "pypi") == key
+    facts = pi5.facts
     others = {
-        env_key(replace(pi5, python_version=(3, 11, 4)), reqs, "pypi"),
-        env_key(replace(pi5, glibc="2.31"), reqs, "pypi"),
-        env_key(load("pi3_bullseye_armv7l.txt"), reqs, "pypi"),
-        env_key(pi5, reqs + ["opencv-python-headless>=4.8"], "pypi"),
-        env_key(pi5, reqs, "index:https://example.invalid/simple"),
-        env_key(pi5, reqs, "wheelhouse:numpy-2.1.0-cp311-cp311-manylinux_2_17_aarch64.whl"),
+        env_key(pi5, load_with(facts, python="3.11.4"), "pypi"),
+        env_key(pi5, load_with(facts, libc_version="2.31"), "pypi"),
+        env_key(pi5, load_with(facts, system_numpy="1.24.3"), "pypi"),
+        env_key(load("pi3_bullseye_armv7l.txt"), load("pi3_bullseye_armv7l.txt").requirements, "pypi"),
+        env_key(pi5, rs, "index:https://example.invalid/simple"),
+        env_key(pi5, rs, "wheelhouse:numpy-2.1.0-cp311-cp311-manylinux_2_17_aarch64.whl"),
     }
     assert key not in others and len(others) == 6
+    # A fact that changes nothing pip installs keeps the env (apt upgraded picamera2).
+    assert env_key(pi5, load_with(facts, system_picamera2="0.3.23"), "pypi") == key

@@ -51,8 +51,7 @@ def workstation_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def wheelhouse(boards, workstation_cache):
     """The device dependencies for this machine's platform, downloaded once (pip's cache makes it fast)."""
-    from deploy.build import build_wheel, build_wheelhouse
-    from deploy.envs import wheel_requirements
+    from deploy.build import build_wheelhouse
     from deploy.preflight import parse_preflight, preflight_command
 
     out = subprocess.run(["sh", "-c", preflight_command(str(boards["root"]))], capture_output=True, text=True, check=True)
@@ -61,8 +60,7 @@ def wheelhouse(boards, workstation_cache):
     old = os.environ.copy()
     os.environ.update(env)
     try:
-        return build_wheelhouse(pre, wheel_requirements(build_wheel(workstation_cache / "wheel")),
-                                workstation_cache / "wheelhouse")
+        return build_wheelhouse(pre, workstation_cache / "wheelhouse")
     finally:
         os.environ.clear()
         os.environ.update(old)
@@ -235,6 +233,9 @@ def test_deploy_hostile_names_switch_and_rollback(ssh_ready, boards, wheelhouse,
     first = report.outcomes[0].value
     # Preflight was reported before the upload.
     assert any("interpreter: ai-edge-litert" in m for m in log)
+    # The dependency env got the set chosen from the board's own facts.
+    assert any(m.endswith("requirements: ai-edge-litert>=1.2, numpy>=1.23.2, opencv-python-headless>=4.8, rich>=13, "
+                          "packaging>=22") for m in log), log
     assert log.index(next(m for m in log if "arch: x86_64" in m)) < log.index(next(m for m in log if "uploading" in m))
     assert first.smoke["frames"] == 2
     assert current_target(boards) == "releases/" + Path(first.release).name
