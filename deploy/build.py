@@ -152,23 +152,30 @@ def pip_platform_args(pre: Preflight) -> list[str]:
     return args
 
 
-def build_wheelhouse(pre: Preflight, out_dir: str | os.PathLike | None = None) -> Path:
-    """Download binary wheels of the board's requirement set for its platform, without what its
-    system provides (see ``write_system_stubs``); pip's cache makes repeats cheap."""
+def board_pip_args(pre: Preflight, folder: Path) -> list[str]:
+    """pip's arguments for the board's requirement set on its platform: the set written to ``folder`` as
+    a requirements file, and the system's packages as stubs there (see ``write_system_stubs``). The
+    same arguments serve ``pip download`` (the wheelhouse) and ``pip install --dry-run --report``."""
     rs = pre.requirements
     if rs is None or rs.problem:
         raise DeployError(f"no requirement set for this board: {rs.problem if rs else 'no facts from its python3'}")
+    write_system_stubs(folder, rs.system)
+    (folder / "requirements.txt").write_text(rs.text())
+    return [*pip_platform_args(pre), "--find-links", str(folder), "-r", str(folder / "requirements.txt")]
+
+
+def build_wheelhouse(pre: Preflight, out_dir: str | os.PathLike | None = None) -> Path:
+    """Download binary wheels of the board's requirement set for its platform, without what its
+    system provides; pip's cache makes repeats cheap."""
+    rs = pre.requirements
     out = Path(out_dir) if out_dir else default_cache() / "wheelhouse" / wheelhouse_key(pre)
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="edgenet-system-") as tmp:
-        write_system_stubs(Path(tmp), rs.system)
-        with tempfile.NamedTemporaryFile("w", suffix=".txt", dir=tmp, delete=False) as f:
-            f.write(rs.text())
-        args = ["download", "-q", "-d", str(out), *pip_platform_args(pre), "--find-links", tmp, "-r", f.name]
+    with tempfile.TemporaryDirectory(prefix="edgenet-board-set-") as tmp:
+        args = ["download", "-q", "-d", str(out), *board_pip_args(pre, Path(tmp))]
+        out.mkdir(parents=True, exist_ok=True)
         with _lock:
             _pip(args, f"downloading the {wheelhouse_key(pre)} wheelhouse")
-        system = {n.lower().replace("_", "-") for n in rs.system}
-        for wheel in out.glob("*.whl"):  # the system's own packages (stubs, or the index's copy) stay here
-            if wheel.name.split("-", 1)[0].lower().replace("_", "-") in system:
-                wheel.unlink()
+    system = {n.lower().replace("_", "-") for n in rs.system}
+    for wheel in out.glob("*.whl"):  # the system's own packages (stubs, or the index's copy) stay here
+        if wheel.name.split("-", 1)[0].lower().replace("_", "-") in system:
+            wheel.unlink()
     return out
