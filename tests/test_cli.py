@@ -148,14 +148,36 @@ def test_a_missing_camera_is_our_line_alone():
     assert "[ WARN" not in r.stderr and "cap_v4l" not in r.stderr, r.stderr  # no OpenCV lines before it
 
 
-@pytest.mark.parametrize("argv, package", [
-    (["build", "--alpha", "0.25", "--resolution", "128", "--weights", "random", "--float", "-o", "m.tflite"], "calibration"),
+WORKSTATION_VERBS = [
+    (["build", "--alpha", "0.25", "--resolution", "128", "--weights", "random", "--float", "-o", "m.tflite"], "build"),
+    (["train", "--data", "imgs", "-o", "m.keras"], "train"),
+    (["demo", "--workdir", "demo-work"], "demo"),
     (["deploy", "pi@board", "--model", TINY], "deploy"),
-])
-def test_workstation_verbs_on_a_board_say_where_they_run(tmp_path, argv, package):
-    """A board's install holds edgenet alone (hidden here): one line, exit 2, no traceback."""
-    code = ("import sys\nsys.modules['calibration'] = sys.modules['deploy'] = None\n"
-            f"from edgenet.cli import main\nsys.exit(main({argv!r}))\n")
+    (["remote", "pi@board", "logs"], "remote"),
+    (["profile", "--host", "pi@board", "--models", TINY], "profile --host"),
+]
+
+
+@pytest.mark.parametrize("hidden", [("calibration", "deploy"), ("tensorflow", "keras", "paramiko", "fabric")])
+@pytest.mark.parametrize("argv, verb", WORKSTATION_VERBS)
+def test_workstation_verbs_on_a_board_say_where_they_run(tmp_path, argv, verb, hidden):
+    """A board's install: edgenet alone (a wheel), or a clone installed without [host] (calibration and
+    deploy there, TensorFlow and paramiko not): one line, exit 2, no traceback, and nothing done first."""
+    code = ("import sys\n" + "".join(f"sys.modules[{m!r}] = None\n" for m in hidden)
+            + f"from edgenet.cli import main\nsys.exit(main({argv!r}))\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
                        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
-    assert_one_line_error(r, f"`edgenet {argv[0]}` runs on the workstation: the {package} package is not installed")
+    needs = {"build": "calibration, tensorflow, keras", "deploy": "deploy, paramiko, fabric"}
+    group = "build" if argv[0] in ("build", "train", "demo") else "deploy"
+    missing = ", ".join(m for m in needs[group].split(", ") if m in hidden)
+    assert_one_line_error(r, f"`edgenet {verb}` runs on the workstation and needs {missing}, not installed here")
+    assert "pip install -e '.[host]'" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing drawn, built or written
+
+
+def test_board_verbs_need_no_workstation_package(tmp_path):
+    code = ("import sys\nsys.modules['calibration'] = sys.modules['deploy'] = sys.modules['tensorflow'] = None\n"
+            f"from edgenet.cli import main\nsys.exit(main(['info', '--alpha', '0.5', '--resolution', '160', '--json']))\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                       env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0 and '"mult_adds"' in r.stdout, r.stderr

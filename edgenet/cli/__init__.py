@@ -45,6 +45,42 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 WORKSTATION_PACKAGES = ("calibration", "deploy")
+# What the workstation verbs need beyond a board's install (pyproject's [host] extra). Checked before
+# the verb does any work: `demo` would otherwise draw its pictures first, `build` fail inside TensorFlow.
+BUILDING = ("calibration", "tensorflow", "keras")
+SSH = ("deploy", "paramiko", "fabric")
+
+
+def workstation_needs(args: argparse.Namespace) -> tuple:
+    if args.verb in ("build", "train", "demo"):
+        return BUILDING
+    if args.verb in ("deploy", "remote") or (args.verb == "profile" and getattr(args, "host", None)):
+        return SSH
+    return ()
+
+
+def missing_modules(names) -> list:
+    """The top-level modules of ``names`` that cannot be imported here (found without importing them)."""
+    from importlib.util import find_spec
+
+    out = []
+    for name in names:
+        if name in sys.modules:
+            if sys.modules[name] is None:  # import would raise ModuleNotFoundError
+                out.append(name)
+            continue
+        try:
+            if find_spec(name) is None:
+                out.append(name)
+        except (ImportError, ValueError):
+            out.append(name)
+    return out
+
+
+def workstation_message(verb: str, missing: list) -> str:
+    what = "profile --host" if verb == "profile" else verb
+    return (f"`edgenet {what}` runs on the workstation and needs {', '.join(missing)}, not installed here: "
+            f"pip install -e '.[host]' in a clone, or pip install 'edgenet-{__version__}-py3-none-any.whl[host]'")
 
 
 def error(message: str) -> None:
@@ -54,6 +90,10 @@ def error(message: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    missing = missing_modules(workstation_needs(args))
+    if missing:
+        error(workstation_message(args.verb, missing))
+        return 2
     try:
         code = args.handler(args)
     except EdgenetError as exc:
@@ -68,9 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         package = (exc.name or "").split(".")[0]
         if package not in WORKSTATION_PACKAGES:
             raise
-        # A board's wheel holds edgenet alone: the workstation verbs say where they run.
-        error(f"`edgenet {args.verb}` runs on the workstation: the {package} package is not installed here "
-              "(a board gets edgenet alone); in a source checkout: pip install -e '.[host]'")
+        # A backstop for a workstation package reached by a path workstation_needs does not know.
+        error(workstation_message(args.verb, [package]))
         return 2
     return int(code or 0)
 
