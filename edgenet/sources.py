@@ -28,7 +28,8 @@ from urllib.parse import parse_qsl, urlsplit
 import cv2
 import numpy as np
 
-from edgenet.board.camera import CSI_FPS, CSI_HEIGHT, CSI_WIDTH, PICAMERA2_HINT, jetson_csi_pipeline
+from edgenet.board.camera import (ARGUS_HINT, CSI_FPS, CSI_HEIGHT, CSI_WIDTH, GSTREAMER_HINT, import_picamera2,
+                                  jetson_csi_pipeline)
 from edgenet.board.identity import is_jetson
 from edgenet.errors import SourceError, SourceLost
 
@@ -160,16 +161,22 @@ class FrameSource:
 class OpenCVSource(FrameSource):
     """V4L2 cameras, video files and network streams through cv2.VideoCapture."""
 
-    def __init__(self, target, name: str, live: bool, api: int = cv2.CAP_ANY, options: dict | None = None):
+    def __init__(self, target, name: str, live: bool, api: int = cv2.CAP_ANY, options: dict | None = None,
+                 hint: str | None = None):
         self.target, self.name, self.live, self.api = target, name, live, api
         self.options = options or {}
+        self.hint = hint  # what to check when it does not open
         self.cap: cv2.VideoCapture | None = None
 
     def open(self) -> None:
-        cap = cv2.VideoCapture(self.target, self.api)
+        try:
+            cap = cv2.VideoCapture(self.target, self.api)
+        except Exception as exc:  # cv2.error from a backend (a GStreamer pipeline that does not parse)
+            raise SourceError(f"cannot open {self.name}: {str(exc).strip().splitlines()[-1][:160]}"
+                              + (f"; {self.hint}" if self.hint else "")) from None
         if not cap.isOpened():
             cap.release()
-            raise SourceError(f"cannot open {self.name}")
+            raise SourceError(f"cannot open {self.name}" + (f": {self.hint}" if self.hint else ""))
         if self.live:
             for key, prop in (("width", cv2.CAP_PROP_FRAME_WIDTH), ("height", cv2.CAP_PROP_FRAME_HEIGHT), ("fps", cv2.CAP_PROP_FPS)):
                 if key in self.options:
@@ -265,10 +272,7 @@ class Picamera2Source(FrameSource):
         self.camera = None
 
     def open(self) -> None:
-        try:
-            from picamera2 import Picamera2
-        except ImportError:
-            raise SourceError(PICAMERA2_HINT) from None
+        Picamera2 = import_picamera2()
         try:
             camera = Picamera2(camera_num=self.index)
             # RGB888 is stored B, G, R in memory: already OpenCV's order.
@@ -276,8 +280,10 @@ class Picamera2Source(FrameSource):
             config = camera.create_video_configuration(main={"size": self.size, "format": "RGB888"}, controls=controls)
             camera.configure(config)
             camera.start()
-        except (IndexError, RuntimeError, OSError) as exc:
-            raise SourceError(f"cannot open Pi camera {self.index}: {exc}") from None
+        except Exception as exc:  # libcamera reports a missing, busy or unplugged camera as assorted errors
+            text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            raise SourceError(f"cannot open Pi camera {self.index}: {text}; is the ribbon cable seated and the camera "
+                              "free (another process using it)? Check with: rpicam-hello --list-cameras") from None
         self.camera = camera
         self.nominal_fps = self.fps
 
@@ -341,13 +347,10 @@ def _make_source(spec: SourceSpec, options: dict) -> FrameSource:
         index = int(spec.location)
         if is_jetson():
             if not opencv_has_gstreamer():
-                raise SourceError(
-                    "this OpenCV has no GStreamer (pip's wheels do not); on a Jetson use JetPack's OpenCV: "
-                    "sudo apt install python3-opencv and a venv made with --system-site-packages"
-                )
+                raise SourceError(GSTREAMER_HINT)
             pipeline = jetson_csi_pipeline(index, options.get("width", CSI_WIDTH), options.get("height", CSI_HEIGHT),
                                            options.get("fps", CSI_FPS))
-            return OpenCVSource(pipeline, f"csi://{index} (Argus)", live=True, api=cv2.CAP_GSTREAMER)
+            return OpenCVSource(pipeline, f"csi://{index} (Argus)", live=True, api=cv2.CAP_GSTREAMER, hint=ARGUS_HINT)
         return Picamera2Source(index, options)
     if spec.kind == "stream":
         return OpenCVSource(spec.location, spec.location, live=True, api=cv2.CAP_FFMPEG)

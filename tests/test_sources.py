@@ -233,7 +233,7 @@ def test_jetson_csi_builds_an_argus_pipeline(monkeypatch):
 def test_jetson_with_pip_opencv_explains(monkeypatch):
     pretend_board(monkeypatch, pi=False, jetson=True)
     monkeypatch.setattr(sources, "opencv_has_gstreamer", lambda: False)
-    with pytest.raises(SourceError, match="no GStreamer.*python3-opencv"):
+    with pytest.raises(SourceError, match="no GStreamer.*sudo apt install nvidia-opencv"):
         open_source("csi://0")
 
 

@@ -71,3 +71,17 @@ def test_auto_picks_tflite_runtime_when_it_is_the_only_one(tflite_python):
     out = subprocess.run([tflite_python, "-c", code], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
                          capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "tflite-runtime", out.stderr
+
+
+def test_doctor_says_tflite_runtime_applies_no_xnnpack_to_int8_here(tflite_python):
+    """The doctor's tiny int8 model in the 32-bit Pi's interpreter: runs, gives the workstation's answer,
+    and XNNPACK does not take it on x86-64 (NOTES: tflite-runtime 2.14's x86 wheel), said with the fix."""
+    out = subprocess.run([tflite_python, "-m", "edgenet", "doctor", "--json"], cwd=ROOT,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=300)
+    checks = {c["name"]: c for c in json.loads(out.stdout)["checks"]}
+    assert checks["tflite"]["found"] == "tflite-runtime 2.14.0"
+    x = checks["xnnpack"]
+    assert x["status"] == "warn" and "XNNPACK NOT applied" in x["found"] and "matches the workstation's" in x["found"]
+    assert x["fix"] == "tflite-runtime applies no XNNPACK to int8 on x86-64: pip install ai-edge-litert"
+    assert checks["set"]["status"] in ("warn", "fail")  # this venv is no board's set (no LiteRT, no packaging)
+    assert out.returncode == 1

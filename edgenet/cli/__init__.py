@@ -28,6 +28,7 @@ VERBS = (
     "demo",
     "deploy",
     "remote",
+    "doctor",
 )
 
 
@@ -88,7 +89,16 @@ def error(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()  # the verbs import numpy and OpenCV: a broken install shows here first
+    except Exception as exc:
+        from edgenet.board.imports import board_import_failure
+
+        message = board_import_failure(exc)
+        if message is None:
+            raise
+        error(message)
+        return 2
     args = parser.parse_args(argv)
     missing = missing_modules(workstation_needs(args))
     if missing:
@@ -107,7 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     except ModuleNotFoundError as exc:
         package = (exc.name or "").split(".")[0]
         if package not in WORKSTATION_PACKAGES:
-            raise
+            from edgenet.board.imports import board_import_failure
+
+            message = board_import_failure(exc)
+            if message is None:
+                raise
+            error(message)
+            return 2
         # A backstop for a workstation package reached by a path workstation_needs does not know.
         error(workstation_message(args.verb, [package]))
         return 2
