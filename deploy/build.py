@@ -24,6 +24,8 @@ from pathlib import Path
 from deploy.errors import DeployError
 from edgenet.cache import cache_root
 from deploy.preflight import Preflight
+from edgenet.board.facts import BoardFacts
+from edgenet.board.requirements import RequirementSet
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BOARD_PACKAGE = "edgenet"
@@ -94,10 +96,10 @@ def build_wheel(out_dir: str | os.PathLike | None = None) -> Path:
         return wheels[-1]
 
 
-def platform_tags(pre: Preflight) -> list[str]:
+def platform_tags(facts: BoardFacts) -> list[str]:
     """pip --platform tags a board accepts: manylinux_2_17 .. its glibc, the legacy aliases, linux_<arch>."""
-    machine = pre.machine
-    glibc = pre.glibc or "2.17"
+    machine = facts.machine
+    glibc = (facts.libc_version if facts.libc == "glibc" else "") or "2.17"
     try:
         major, minor = (int(x) for x in glibc.split(".")[:2])
     except ValueError:
@@ -139,29 +141,28 @@ def write_system_stubs(folder: Path, system: dict[str, str]) -> list[Path]:
     return out
 
 
-def pip_platform_args(pre: Preflight) -> list[str]:
+def pip_platform_args(facts: BoardFacts) -> list[str]:
     """pip's options that make it choose wheels for the board instead of for this workstation."""
-    major, minor = pre.python_version[:2]
+    major, minor = facts.python_version[:2]
     args = ["--only-binary=:all:", "--python-version", f"{major}.{minor}", "--implementation", "cp",
             "--abi", f"cp{major}{minor}", "--abi", "abi3", "--abi", "none"]
-    for tag in platform_tags(pre):
+    for tag in platform_tags(facts):
         args += ["--platform", tag]
-    if pre.machine in ("armv7l", "armv6l"):
+    if facts.machine in ("armv7l", "armv6l"):
         # PyPI has no 32-bit ARM numpy; piwheels builds it (and tflite-runtime's numpy<2) for Raspberry Pi OS.
         args += ["--extra-index-url", "https://www.piwheels.org/simple"]
     return args
 
 
-def board_pip_args(pre: Preflight, folder: Path) -> list[str]:
-    """pip's arguments for the board's requirement set on its platform: the set written to ``folder`` as
+def board_pip_args(rs: RequirementSet | None, folder: Path) -> list[str]:
+    """pip's arguments for a board's requirement set on its platform: the set written to ``folder`` as
     a requirements file, and the system's packages as stubs there (see ``write_system_stubs``). The
     same arguments serve ``pip download`` (the wheelhouse) and ``pip install --dry-run --report``."""
-    rs = pre.requirements
     if rs is None or rs.problem:
         raise DeployError(f"no requirement set for this board: {rs.problem if rs else 'no facts from its python3'}")
     write_system_stubs(folder, rs.system)
     (folder / "requirements.txt").write_text(rs.text())
-    return [*pip_platform_args(pre), "--find-links", str(folder), "-r", str(folder / "requirements.txt")]
+    return [*pip_platform_args(rs.facts), "--find-links", str(folder), "-r", str(folder / "requirements.txt")]
 
 
 def build_wheelhouse(pre: Preflight, out_dir: str | os.PathLike | None = None) -> Path:
@@ -170,7 +171,7 @@ def build_wheelhouse(pre: Preflight, out_dir: str | os.PathLike | None = None) -
     rs = pre.requirements
     out = Path(out_dir) if out_dir else default_cache() / "wheelhouse" / wheelhouse_key(pre)
     with tempfile.TemporaryDirectory(prefix="edgenet-board-set-") as tmp:
-        args = ["download", "-q", "-d", str(out), *board_pip_args(pre, Path(tmp))]
+        args = ["download", "-q", "-d", str(out), *board_pip_args(rs, Path(tmp))]
         out.mkdir(parents=True, exist_ok=True)
         with _lock:
             _pip(args, f"downloading the {wheelhouse_key(pre)} wheelhouse")

@@ -126,7 +126,7 @@ class Preflight:
         rs = self.requirements
         out = [
             f"board: {self.board or 'unknown'} ({self.board_kind}), {self.cores} cores",
-            f"arch: {self.arch}" + (f" (32-bit userland: {self.machine})" if self.machine != self.arch else ""),
+            f"arch: {self.arch}" + (f" ({self.python_bits}-bit userland: {self.machine})" if self.machine != self.arch else ""),
             f"os: {self.os_name}",
             f"python: {self.python or 'none'} {self.python_text}" + ("" if self.venv else " (no venv module)"),
             f"free disk in {self.target}: {self.disk_free_mb:.0f} MB",

@@ -51,7 +51,7 @@ def resolved(tmp_path_factory):
 def resolve(name: str, tmp_path) -> dict[str, str]:
     """{distribution: version} pip would install on the board (the system's stubs included)."""
     pre = parse_preflight((FIXTURES / "preflight" / f"{name}.txt").read_text())
-    args = board_pip_args(pre, tmp_path / "set")
+    args = board_pip_args(pre.requirements, tmp_path / "set")
     # --isolated: this machine's pip configuration (local find-links, mirrors) stays out; the index alone.
     cmd = [sys.executable, "-m", "pip", "--isolated", "--disable-pip-version-check", "install", "--dry-run",
            "--ignore-installed", "--target", str(tmp_path / "target"), "--report", "-", "-q", "--index-url", PYPI,

@@ -46,7 +46,7 @@ def test_pi3_bullseye_armv7l_gets_tflite_runtime_213_and_numpy1():
     assert (p.machine, p.board_kind, p.python_version) == ("armv7l", "raspberry-pi", (3, 9, 2))
     assert not p.camera_picamera2
     assert check(p).lines == ["tflite-runtime==2.13.0", "numpy>=1.21.2,<2", "rich>=13", "packaging>=22"]
-    tags = platform_tags(p)
+    tags = platform_tags(p.facts)
     assert tags[0] == "manylinux_2_17_armv7l" and "manylinux_2_31_armv7l" in tags and "manylinux_2_32_armv7l" not in tags
 
 
@@ -64,7 +64,7 @@ def test_32bit_userland_on_64bit_kernel_is_armv7l():
     p = load("pi4_bookworm_32bit_64bit_kernel.txt")
     assert p.arch == "aarch64" and p.machine == "armv7l" and p.python_bits == 32 and p.interpreter == "tflite-runtime"
     assert "arch: aarch64 (32-bit userland: armv7l)" in p.lines()
-    assert platform_tags(p)[-1] == "linux_armv7l"
+    assert platform_tags(p.facts)[-1] == "linux_armv7l"
 
 
 def test_errors_no_python_old_python_full_disk_unsupported_arch():

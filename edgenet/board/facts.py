@@ -163,6 +163,18 @@ def userland_machine(kernel_machine: str, pointer_bits: int) -> str:
     return machine
 
 
+def libc_of_this_process() -> tuple:
+    """('glibc', '2.36') from the C library this process runs on (confstr), else platform's guess, which
+    reads the Python binary and fails when that is a wrapper script (an emulated board)."""
+    try:
+        name, _, version = (os.confstr("CS_GNU_LIBC_VERSION") or "").partition(" ")
+        if name and version:
+            return name, version
+    except (AttributeError, ValueError, OSError):
+        pass
+    return platform.libc_ver()
+
+
 def read_first_line(path: str) -> str:
     try:
         with open(path, "rb") as f:
@@ -226,7 +238,7 @@ def gather_facts(*, probe: dict | None = None, root: str = "/") -> BoardFacts:
     """This board's facts. ``probe`` replaces the system-package probe, ``root`` prefixes the files
     read (both for tests)."""
     rel = os_release(os.path.join(root, OS_RELEASE.lstrip("/")))
-    libc, libc_version = platform.libc_ver()
+    libc, libc_version = libc_of_this_process()
     in_venv = sys.prefix != getattr(sys, "base_prefix", sys.prefix)
     sees_system = (not in_venv) or venv_config().get("include-system-site-packages", "false").lower() == "true"
     system = probe if probe is not None else probe_system_packages()
