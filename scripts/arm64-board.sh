@@ -59,9 +59,11 @@ rm -rf "$W/sysroot"
 mkdir -p "$W/sysroot"
 for deb in "$W"/debs/*_arm64.deb "$W"/debs/*_all.deb; do dpkg -x "$deb" "$W/sysroot"; done
 mkdir -p "$W/bin"
-cat > "$W/bin/python3" <<EOF
+# Paths from the wrapper's own location: the board can be copied (cp -al) where another user reaches it.
+cat > "$W/bin/python3" <<'EOF'
 #!/bin/sh
-exec "$W/qemu-aarch64" -0 "\$0" -L "$W/sysroot" "$W/sysroot/usr/bin/python3.11" "\$@"
+w=$(dirname "$(dirname "$(readlink -f "$0")")")
+exec "$w/qemu-aarch64" -0 "$0" -L "$w/sysroot" "$w/sysroot/usr/bin/python3.11" "$@"
 EOF
 chmod 755 "$W/bin/python3"
 ln -sf python3 "$W/bin/python3.11"

@@ -10,6 +10,9 @@ command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need_apt+=(openssh-s
 command -v ssh-keygen >/dev/null 2>&1 || need_apt+=(openssh-client)
 command -v rsync >/dev/null 2>&1 || need_apt+=(rsync)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+# The arm64 tier (tests/test_arm64_board.py) builds its emulated board from Debian packages (scripts/arm64-board.sh).
+[ -r /usr/share/keyrings/debian-archive-keyring.gpg ] || need_apt+=(debian-archive-keyring)
+command -v dpkg-deb >/dev/null 2>&1 || need_apt+=(dpkg)
 # The ssh tests deploy into a venv made by the system python3 (the "board"): it needs venv/ensurepip.
 /usr/bin/python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then

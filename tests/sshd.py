@@ -62,7 +62,7 @@ def delete_user(user: TestUser) -> None:
 
 
 class Sshd:
-    def __init__(self, root: Path, user: TestUser, host_key: Path | None = None):
+    def __init__(self, root: Path, user: TestUser, host_key: Path | None = None, extra: tuple[str, ...] = ()):
         self.root = root
         self.port = free_port()
         self.host_key = host_key or keygen(root / f"host_ed25519_{self.port}")
@@ -74,7 +74,7 @@ class Sshd:
             f"PidFile {root}/sshd_{self.port}.pid", f"AuthorizedKeysFile {auth}",
             "UsePAM no", "StrictModes no", "PasswordAuthentication no", "KbdInteractiveAuthentication no",
             "PubkeyAuthentication yes", "PermitRootLogin no", f"AllowUsers {user.name}",
-            "Subsystem sftp internal-sftp", "LogLevel ERROR", "",
+            "Subsystem sftp internal-sftp", "LogLevel ERROR", *extra, "",
         ]))
         os.makedirs("/run/sshd", exist_ok=True)
         self.log = open(root / f"sshd_{self.port}.log", "w")
