@@ -8,9 +8,11 @@ reaches it over ssh (preflight reads the board's facts with its own Python, the 
 aarch64 wheels of exactly that set, the board's pip installs them into the dependency env, the smoke test
 runs ``edgenet run`` there), then the deployed ``edgenet eval``, ``edgenet run --json`` and ``edgenet
 doctor`` run on a model (the official 0.25/128 from ../shared/reference when present, else the project's
-tiny int8 fixture) and their outputs are compared with this x86-64 machine's: cv2.resize differs by up to
-1 LSB between the x86 and aarch64 OpenCV wheels, so scores within 2 output steps and top-1 equal except
-where the x86 top-2 are that close.
+tiny int8 fixture) and their outputs are compared with this x86-64 machine's. cv2.resize differs by up to
+1 LSB between the x86 and aarch64 OpenCV wheels, which moves an int8 network's scores by several steps
+(measured: 0.176 vs 0.203 on one ImageNet picture), so eval's top-1 on the raw pictures may differ by one
+picture; ``run`` is compared on the same pictures resized here to the model's size (``--crop 1``: no resize
+left on the board), where the two interpreters see identical tensors and must agree within one output step.
 
 What it leaves out: speed (emulation is 5-20x slower: nothing is timed), cameras (qemu-user has no V4L2 or
 libcamera), the board's thermals (the host's sysfs is seen), a 32-bit userland (qemu-arm with an armhf
@@ -178,17 +180,32 @@ def test_eval_run_and_doctor_on_the_board_match_x86(deployed, model_and_images):
     assert ev["arm64"]["count"] == ev["x86"]["count"] == IMAGES
     assert abs(ev["arm64"]["top1"] - ev["x86"]["top1"]) <= 1 / ev["x86"]["count"] + 1e-9
 
+    # The same pictures already at the model's size, and --crop 1: no resize left to differ by a LSB
+    # between the two OpenCV builds, so the two interpreters see identical int8 tensors.
+    import cv2
+
+    from edgenet.runtime import load_interpreter
+
+    size = load_interpreter(str(model), threads=1).input_spec.width
+    sized = images.parent / "arm64-sized"
+    sized.mkdir(exist_ok=True)
+    os.chmod(sized, 0o755)
+    from edgenet.sources import ImageFolderSource
+
+    src = ImageFolderSource(f"{images}/**/*")
+    for i, path in enumerate(src.paths):
+        cv2.imwrite(str(sized / f"{i:02d}.png"), cv2.resize(cv2.imread(path), (size, size), interpolation=cv2.INTER_AREA))
     frames = {}
     for name, cmd in (("arm64", board), ("x86", here)):
-        r = run_edgenet(cmd, "run", *common, "--source", f"{images}/**/*", "--json", "--top-k", "2", "--threads", "1")
+        r = run_edgenet(cmd, "run", *common, "--source", sized, "--crop", "1", "--json", "--top-k", "2", "--threads", "1")
         assert r.returncode == 0, r.stderr[-2000:]
         frames[name] = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
-    assert len(frames["arm64"]) == len(frames["x86"]) >= IMAGES
-    step = 1 / 256  # an output step of the uint8/int8 models' outputs
+    assert len(frames["arm64"]) == len(frames["x86"]) == IMAGES
+    step = 1 / 256  # one output step of the uint8/int8 models
     for a, x in zip(frames["arm64"], frames["x86"]):
-        assert abs(a["top"][0]["score"] - x["top"][0]["score"]) <= 2 * step + 1e-6, (a, x)
-        if a["top"][0]["label"] != x["top"][0]["label"]:  # a flip only between near-equal top-2 scores
-            assert abs(x["top"][0]["score"] - x["top"][1]["score"]) <= 2 * step + 1e-6, (a, x)
+        assert abs(a["top"][0]["score"] - x["top"][0]["score"]) <= step + 1e-4, (a, x)
+        if a["top"][0]["label"] != x["top"][0]["label"]:  # a flip only between top-2 scores one step apart
+            assert abs(x["top"][0]["score"] - x["top"][1]["score"]) <= step + 1e-4, (a, x)
 
     r = run_edgenet(board, "doctor", "--json")
     checks = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
