@@ -6,15 +6,21 @@ Two delivery modes:
   as dropped;
 - every frame, for files and folders: a small bounded queue; the reader waits for the consumer.
 
+Both are one deque behind one Condition: a thread waits only when it must (the consumer on an
+empty slot, the reader on a full queue; never both), and it is woken once, by the other side's
+change. With ``buffers``, the transform writes each frame's tensor into a recycled array: a frame's
+tensor is the consumer's until its next ``get()``, a dropped frame's at once, so the steady state
+allocates nothing.
+
 A live source that fails (read error, device unplugged) does not end the run: the thread closes it,
 says so once, and reopens it with exponential backoff until it is back or the run stops.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
@@ -36,7 +42,7 @@ class FrameTimeout(Exception):
 class Frame:
     index: int  # position in the source's sequence (gaps = dropped frames)
     image: np.ndarray  # BGR as captured
-    tensor: np.ndarray | None  # model input, when a transform was given
+    tensor: np.ndarray | None  # model input, when a transform was given (with buffers: until the next get())
     captured_ns: int  # perf_counter_ns when read() returned
     transform_ns: int  # time spent in the transform (preprocessing)
 
@@ -64,16 +70,20 @@ class Capture:
         source: FrameSource,
         reopen: Callable[[], FrameSource] | None = None,
         *,
-        transform: Callable[[np.ndarray], np.ndarray] | None = None,
+        transform: Callable[..., np.ndarray] | None = None,
+        buffers: Callable[[], np.ndarray] | None = None,
         latest_only: bool | None = None,
         pace_fps: float | None = None,
         queue_size: int = 4,
         backoff: Backoff = Backoff(),
         log: Callable[[str], None] = lambda message: None,
     ):
+        """``transform(image)`` makes a frame's tensor; with ``buffers`` (a maker of one tensor array)
+        it is called as ``transform(image, out)`` and fills a recycled array instead."""
         self.source = source
         self.reopen = reopen
         self.transform = transform
+        self.buffers = buffers
         self.latest_only = source.live if latest_only is None else latest_only
         self.pace_fps = pace_fps
         self.backoff = backoff
@@ -83,9 +93,11 @@ class Capture:
         self.outages = 0
         self.outage_seconds = 0.0
         self.error: BaseException | None = None
-        self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
-        self._slot: Frame | None = None
-        self._slot_lock = threading.Condition()
+        self._depth = 1 if self.latest_only else max(1, queue_size)
+        self._frames: deque[Frame] = deque()
+        self._changed = threading.Condition(threading.Lock())  # frames, _ended, _held
+        self._held: Frame | None = None  # the consumer's frame: its tensor buffer is in use
+        self._free: list[np.ndarray] = []  # tensor buffers to reuse
         self._ended = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="edgenet-capture", daemon=True)
@@ -97,25 +109,21 @@ class Capture:
 
     def get(self, timeout: float | None = None) -> Frame:
         """The next frame; raises EndOfStream at the end, FrameTimeout if none came in time, or the
-        error that stopped the capture thread."""
-        if self.latest_only:
-            with self._slot_lock:
-                if not self._slot_lock.wait_for(lambda: self._slot is not None or self._ended, timeout):
+        error that stopped the capture thread. With buffers, the previous frame's tensor is reused."""
+        with self._changed:
+            if self._held is not None:
+                self._recycle(self._held)
+                self._held = None
+            if not self._frames and not self._ended:
+                if not self._changed.wait_for(lambda: self._frames or self._ended, timeout):
                     raise FrameTimeout()
-                frame, self._slot = self._slot, None
-            if frame is None:
+            if not self._frames:
                 self._raise_end()
-            return frame
-        if self._ended and self._queue.empty():
-            self._raise_end()
-        try:
-            item = self._queue.get(timeout=timeout)
-        except queue.Empty:
-            raise FrameTimeout() from None
-        if item is None:
-            self._ended = True
-            self._raise_end()
-        return item
+            frame = self._frames.popleft()
+            if len(self._frames) == self._depth - 1:
+                self._changed.notify()  # a reader waiting for room (a no-op when none waits)
+            self._held = frame
+        return frame
 
     def _raise_end(self):
         if self.error is not None:
@@ -124,13 +132,10 @@ class Capture:
 
     def stop(self) -> None:
         self._stop.set()
-        self._ended = True
-        # Unblock a reader waiting on a full queue.
-        try:
-            while True:
-                self._queue.get_nowait()
-        except queue.Empty:
-            pass
+        with self._changed:
+            self._ended = True
+            self._frames.clear()
+            self._changed.notify_all()  # a reader waiting for room
         self._thread.join(timeout=5)
         if self.source is not None:
             self.source.close()
@@ -142,32 +147,37 @@ class Capture:
         self.stop()
 
     # -- producer side ---------------------------------------------------------------------------
-    def _deliver(self, frame: Frame) -> None:
-        if self.latest_only:
-            with self._slot_lock:
-                if self._slot is not None:
-                    self.dropped += 1
-                self._slot = frame
-                self._slot_lock.notify_all()
-            return
-        self._put(frame)
+    def _recycle(self, frame: Frame) -> None:
+        if self.buffers is not None and frame.tensor is not None:
+            self._free.append(frame.tensor)
 
-    def _put(self, item: Frame | None) -> None:
-        """Wait for room in the queue, but never past stop()."""
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+    def _deliver(self, frame: Frame) -> None:
+        with self._changed:
+            if self.latest_only:
+                if self._frames:
+                    self.dropped += 1
+                    self._recycle(self._frames.popleft())
+            else:
+                while len(self._frames) >= self._depth and not self._stop.is_set():
+                    self._changed.wait()  # get() or stop() makes room
+                if self._stop.is_set():
+                    return
+            self._frames.append(frame)
+            self._changed.notify()  # the consumer, if it waits (a no-op when none waits)
 
     def _end(self) -> None:
-        if self.latest_only:
-            with self._slot_lock:
-                self._ended = True
-                self._slot_lock.notify_all()
-        else:
-            self._put(None)  # the end marker
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+
+    def _make_tensor(self, image: np.ndarray) -> np.ndarray:
+        if self.buffers is None:
+            return self.transform(image)
+        try:
+            out = self._free.pop()  # a buffer is listed only while nobody uses it
+        except IndexError:
+            out = self.buffers()  # the pool grows to what is in flight, then stays
+        return self.transform(image, out)
 
     def _run(self) -> None:
         index = 0
@@ -191,7 +201,7 @@ class Capture:
                 self.captured += 1
                 tensor, spent = None, 0
                 if self.transform is not None:
-                    tensor = self.transform(image)
+                    tensor = self._make_tensor(image)
                     spent = time.perf_counter_ns() - captured
                 self._deliver(Frame(index, image, tensor, captured, spent))
                 index += 1

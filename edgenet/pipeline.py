@@ -20,7 +20,7 @@ from edgenet.labels import load_labels
 from edgenet.models import resolve_model
 from edgenet.outputs import check_output_path
 from edgenet.postprocess import TopK
-from edgenet.preprocess import DEFAULT_CROP, preprocess
+from edgenet.preprocess import DEFAULT_CROP, Preprocessor
 from edgenet.runtime import load_interpreter
 from edgenet.sinks import FrameResult, Sink, StreamInfo, close_all, open_all, standard_sinks
 from edgenet.sources import open_source, parse_source
@@ -114,8 +114,8 @@ def run_pipeline(
     resolved = resolve_model(config.model, log=log)
     model = load_interpreter(str(resolved.path), runtime=config.runtime, threads=config.threads, xnnpack=config.xnnpack)
     labels = load_labels(config.labels or (str(resolved.labels) if resolved.labels else None), model.classes)
-    post = TopK(labels, config.top_k, config.smoothing, config.threshold)
-    input_spec = model.input_spec
+    post = TopK(labels, config.top_k, config.smoothing, config.threshold, model.output_spec)
+    prepare = Preprocessor(model.input_spec, config.crop)
 
     source = open_source(config.source)
     live = source.live
@@ -124,7 +124,8 @@ def run_pipeline(
     capture = Capture(
         source,
         reopen=(lambda: open_source(config.source)) if live else None,
-        transform=lambda image: preprocess(image, input_spec, config.crop),
+        transform=prepare,  # in the capture thread, into recycled tensors
+        buffers=prepare.new_output,
         latest_only=live or config.realtime,
         pace_fps=(source.nominal_fps or 30.0) if (config.realtime and not live) else None,
         backoff=Backoff(give_up_after=config.reconnect_timeout),
@@ -132,7 +133,7 @@ def run_pipeline(
     )
     timings: dict[str, list[int]] = {name: [] for name in STAGES}
     frames = 0
-    top: list[dict] = []
+    picked = None
     started = first = time.perf_counter_ns()
     deadline = started + int(config.duration * 1e9) if config.duration else None
     e2e = 0.0
@@ -152,16 +153,16 @@ def run_pipeline(
             t1 = time.perf_counter_ns()
             model.set_input(frame.tensor)
             model.invoke()
-            scores = model.scores()
+            raw = model.raw_output()
             t2 = time.perf_counter_ns()
-            top = post(scores)
+            picked = post.pick(raw)
             t3 = time.perf_counter_ns()
             frames += 1
             if frames == 1:
                 first = t3  # end-to-end FPS counts from the first result, not from start-up
             elapsed = (t3 - first) / 1e9
             e2e = (frames - 1) / elapsed if elapsed > 0 else 0.0
-            result = FrameResult(frame.index, frame.image, top, e2e, (t2 - t1) / 1e6, t3)
+            result = FrameResult(frame.index, frame.image, picked, e2e, (t2 - t1) / 1e6, t3)
             keep_going = True
             for sink in outputs:
                 keep_going = sink.write(result) is not False and keep_going
@@ -192,6 +193,6 @@ def run_pipeline(
         outages=capture.outages,
         source=source.name,
         environment=environment(model) | {"source_live": live},
-        last_top=top,
+        last_top=picked.as_dicts() if picked is not None else [],
         model=str(resolved.path),
     )

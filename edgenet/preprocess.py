@@ -8,7 +8,8 @@ Pipeline: central crop (default 87.5 %, the ImageNet eval crop) -> bilinear resi
 input -> BGR to RGB (or grey) -> normalise to [-1, 1] (MobileNet's ``x / 127.5 - 1``) -> quantize
 with the input tensor's own scale and zero point. Crop happens before resize (resize works on the
 fewest pixels), and the normalise+quantize step is a 256-entry lookup table, so no float image is
-ever materialised for int8/uint8 models.
+ever materialised for int8/uint8 models. The live loop keeps a :class:`Preprocessor` (the same
+steps with their buffers kept), which writes each frame's tensor in place.
 """
 
 from __future__ import annotations
@@ -97,41 +98,75 @@ def describe(crop: float = DEFAULT_CROP, keep_aspect: bool = True) -> dict:
             "normalise": f"x/{PIXEL_STD:g}-{PIXEL_MEAN / PIXEL_STD:g}"}
 
 
+# (frame channels, model channels) -> the OpenCV conversion, None when the channels already match
+_COLOUR = {(3, 3): cv2.COLOR_BGR2RGB, (1, 3): cv2.COLOR_GRAY2RGB, (4, 3): cv2.COLOR_BGRA2RGB,
+           (3, 1): cv2.COLOR_BGR2GRAY, (4, 1): cv2.COLOR_BGRA2GRAY, (1, 1): None}
+
+
 def preprocess(frame: np.ndarray, spec: InputSpec, crop: float = DEFAULT_CROP, keep_aspect: bool = True) -> np.ndarray:
     """BGR (or grey) uint8 frame of any size -> input tensor of ``spec.shape`` and ``spec.dtype``.
 
     ``keep_aspect=False`` reproduces TF-slim's ImageNet eval protocol (crop each side, stretch).
     """
-    if frame is None or frame.ndim not in (2, 3) or frame.dtype != np.uint8:
-        raise UsageError("a frame must be an HxW or HxWxC uint8 image")
-    h, w = frame.shape[:2]
-    y0, y1, x0, x1 = central_crop_box(h, w, crop, spec.width / spec.height if keep_aspect else None)
-    # Slicing is a view; resize reads only the cropped pixels.
-    img = cv2.resize(frame[y0:y1, x0:x1], (spec.width, spec.height), interpolation=cv2.INTER_LINEAR)
-    if img.ndim == 2:
-        img = img[:, :, None]
-    channels = img.shape[2]
-    if spec.channels == 3:
-        if channels == 1:
-            img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
-        elif channels == 4:
-            img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
+    return Preprocessor(spec, crop, keep_aspect)(frame)
+
+
+class Preprocessor:
+    """:func:`preprocess` for a stream of frames, with nothing made per frame.
+
+    The crop box (per frame size), the lookup table and the intermediate images are made once and
+    reused; ``out`` (from :meth:`new_output`) receives the tensor in place. Every step writes into
+    its own buffer (``dst=``), so a frame costs no allocation at all. One instance per thread: the
+    intermediate buffers are shared between calls.
+    """
+
+    def __init__(self, spec: InputSpec, crop: float = DEFAULT_CROP, keep_aspect: bool = True):
+        central_crop_box(1, 1, crop)  # validates the fraction before the first frame
+        self.spec, self.crop, self.keep_aspect = spec, crop, keep_aspect
+        self._aspect = spec.width / spec.height if keep_aspect else None
+        self._size = (spec.width, spec.height)
+        self._lut = _lookup_table(spec)
+        self._boxes: dict[tuple[int, int], tuple[int, int, int, int]] = {}
+        self._resized: dict[int, np.ndarray] = {}  # frame channels -> resized image
+        self._colour = np.empty((spec.height, spec.width, 3)[: 3 if spec.channels == 3 else 2], np.uint8)
+
+    def new_output(self) -> np.ndarray:
+        """An input tensor to fill with ``self(frame, out)``."""
+        return np.empty(self.spec.shape, self.spec.dtype)
+
+    def __call__(self, frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``frame`` as the model's input tensor, written into ``out`` (a new array if None)."""
+        if frame is None or frame.ndim not in (2, 3) or frame.dtype != np.uint8:
+            raise UsageError("a frame must be an HxW or HxWxC uint8 image")
+        spec = self.spec
+        if out is None:
+            out = self.new_output()
+        elif out.shape != spec.shape or out.dtype != spec.dtype or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a contiguous {spec.dtype} array of shape {spec.shape}")
+        h, w = frame.shape[:2]
+        box = self._boxes.get((h, w))
+        if box is None:
+            box = self._boxes[(h, w)] = central_crop_box(h, w, self.crop, self._aspect)
+        y0, y1, x0, x1 = box
+        channels = 1 if frame.ndim == 2 else frame.shape[2]
+        resized = self._resized.get(channels)
+        if resized is None:
+            resized = self._resized[channels] = np.empty((spec.height, spec.width, channels)[: 2 if channels == 1 else 3], np.uint8)
+        # Slicing is a view; resize reads only the cropped pixels.
+        cv2.resize(frame[y0:y1, x0:x1], self._size, dst=resized, interpolation=cv2.INTER_LINEAR)
+        code = _COLOUR.get((channels, spec.channels), -1)
+        if code == -1:
+            raise UsageError(f"a frame must have 1, 3 or 4 channels, not {channels}")
+        if code is None:
+            image = resized
         else:
-            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-    else:
-        if channels == 3:
-            img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-        elif channels == 4:
-            img = cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY)
-        img = img.reshape(spec.height, spec.width, 1)
-    lut = _lookup_table(spec)
-    if spec.dtype == "float32":
-        out = lut[img]
-    else:
-        out = cv2.LUT(img, lut).reshape(img.shape)
-        if spec.dtype == "int8":
-            out = out.view(np.int8)
-    return out.reshape(spec.shape)
+            image = cv2.cvtColor(resized, code, dst=self._colour)
+        target = out.reshape(image.shape)  # a view: out is contiguous
+        if spec.dtype == "float32":
+            np.take(self._lut, image, out=target)
+        else:
+            cv2.LUT(image, self._lut, dst=target.view(np.uint8))
+        return out
 
 
 def quantize(values: np.ndarray, scale: float, zero_point: int, dtype: str) -> np.ndarray:

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from edgenet.errors import UsageError
+from edgenet.postprocess import Picked
 from edgenet.render import annotate
 
 
@@ -35,14 +36,23 @@ class StreamInfo:
 
 
 class FrameResult:
-    """One frame's result, made by the loop. ``image`` is the frame as captured: never modify it."""
+    """One frame's result, made by the loop. ``image`` is the frame as captured: never modify it.
 
-    __slots__ = ("index", "image", "top", "e2e_fps", "infer_ms", "t_ns", "_annotated")
+    ``picked`` is the top-k as picked (indices, scores); ``top``, the same as label dicts, is made
+    only when a sink reads it (a status line reads it once a second, not once a frame).
+    """
 
-    def __init__(self, index: int, image: np.ndarray, top: list[dict], e2e_fps: float, infer_ms: float, t_ns: int):
-        self.index, self.image, self.top = index, image, top
+    __slots__ = ("index", "image", "picked", "e2e_fps", "infer_ms", "t_ns", "_annotated")
+
+    def __init__(self, index: int, image: np.ndarray, picked: Picked, e2e_fps: float, infer_ms: float, t_ns: int):
+        self.index, self.image, self.picked = index, image, picked
         self.e2e_fps, self.infer_ms, self.t_ns = e2e_fps, infer_ms, t_ns
         self._annotated: np.ndarray | None = None
+
+    @property
+    def top(self) -> list[dict]:
+        """``[{"index", "label", "score"}, ...]``, best first."""
+        return self.picked.as_dicts()
 
     @property
     def model_fps(self) -> float:
@@ -91,14 +101,30 @@ class Callback(Sink):
 
 
 class JsonLines(Sink):
-    """One JSON object per frame (``--json``)."""
+    """One JSON object per frame (``--json``), the text ``json.dumps`` gives for
+    ``{"frame", "top": [{"index", "label", "score"}, ...], "infer_ms", "e2e_fps"}``.
+
+    Each class's ``{"index": .., "label": .., "score": `` is encoded once, on its first appearance;
+    a frame only joins those with its numbers.
+    """
 
     def __init__(self, out: IO[str]):
         self.out = out
+        self._heads: dict[int, str] = {}
+
+    def line(self, result: FrameResult) -> str:
+        picked, heads = result.picked, self._heads
+        entries = []
+        for i, score in zip(picked.indices, picked.scores):
+            head = heads.get(i)
+            if head is None:
+                head = heads[i] = f'{{"index": {i}, "label": {json.dumps(picked.labels[i])}, "score": '
+            entries.append(f"{head}{score!r}}}")
+        return (f'{{"frame": {result.index}, "top": [{", ".join(entries)}], '
+                f'"infer_ms": {round(result.infer_ms, 3)!r}, "e2e_fps": {round(result.e2e_fps, 2)!r}}}\n')
 
     def write(self, result: FrameResult) -> bool:
-        self.out.write(json.dumps({"frame": result.index, "top": result.top, "infer_ms": round(result.infer_ms, 3),
-                                   "e2e_fps": round(result.e2e_fps, 2)}) + "\n")
+        self.out.write(self.line(result))
         self.out.flush()
         return True
 

@@ -112,3 +112,45 @@ def test_paced_file_drops_like_a_camera():
         cap.stop()
     assert cap.dropped > 0 and len(got) + cap.dropped == 40
     assert got == sorted(got)
+
+
+def _fill(image, out):
+    out[...] = image[0, 0, 0]  # the frame's number, in every element of a recycled buffer
+    return out
+
+
+@pytest.mark.parametrize("latest_only", [False, True])
+def test_recycled_tensors_are_never_overwritten_while_held(latest_only):
+    # The transform writes into recycled buffers; the consumer's frame keeps its own tensor until
+    # its next get(), however the two threads interleave, and the pool stays small.
+    cap = Capture(Counter(200), transform=_fill, buffers=lambda: np.empty((64, 64), np.uint8),
+                  latest_only=latest_only, queue_size=3).start()
+    seen, buffers = [], set()
+    try:
+        while True:
+            frame = cap.get(timeout=2)
+            assert frame.tensor.min() == frame.tensor.max() == frame.image[0, 0, 0]
+            time.sleep(0.0005 * (frame.index % 3))  # a consumer of varying speed
+            assert frame.tensor.min() == frame.tensor.max() == frame.image[0, 0, 0]  # still ours
+            seen.append(frame.index)
+            buffers.add(id(frame.tensor))
+    except EndOfStream:
+        pass
+    finally:
+        cap.stop()
+    assert len(buffers) <= (1 if latest_only else 3) + 2  # slot or queue, the one being filled, the held one
+    if latest_only:
+        assert seen == sorted(seen) and len(seen) + cap.dropped == 200
+    else:
+        assert seen == list(range(200))
+
+
+def test_a_reader_waiting_for_room_is_released_by_stop():
+    cap = Capture(Counter(100), queue_size=1).start()
+    cap.get(timeout=2)
+    time.sleep(0.05)  # the reader now waits for room in the full queue
+    started = time.monotonic()
+    cap.stop()
+    assert time.monotonic() - started < 1 and not cap._thread.is_alive()
+    with pytest.raises(EndOfStream):
+        cap.get(timeout=0.1)

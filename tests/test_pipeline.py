@@ -7,8 +7,12 @@ import pytest
 
 import edgenet.pipeline as pipeline
 from edgenet.errors import UsageError
+from edgenet.labels import load_labels
 from edgenet.pipeline import RunConfig, run_pipeline
-from edgenet.sinks import Sink
+from edgenet.postprocess import TopK
+from edgenet.preprocess import preprocess
+from edgenet.runtime import OutputSpec, load_interpreter
+from edgenet.sinks import FrameResult, JsonLines, Sink
 from tests.fakes import CameraWorld
 from tests.fixtures.drawings import LABELS, draw
 
@@ -45,6 +49,36 @@ def test_every_frame_of_a_file_is_classified(clip, tiny_model, tiny_labels):
     assert summary.stages["inference"].count == 39  # the first frame (warm-up) is left out
     env = summary.environment
     assert env["runtime"] in ("litert", "tflite-runtime") and env["threads"] == 1 and "xnnpack" in env
+
+
+def test_the_loop_gives_what_the_plain_functions_give(clip, tiny_model, tiny_labels):
+    # The loop preprocesses into recycled tensors in the capture thread and picks from the raw
+    # output; every frame's line must be exactly what preprocess(), Model.run() and TopK() give
+    # frame by frame, and what json.dumps writes.
+    _, out, _ = run(RunConfig(str(tiny_model), clip, str(tiny_labels), threads=1, json=True, top_k=3))
+    model = load_interpreter(str(tiny_model), threads=1)
+    post = TopK(load_labels(str(tiny_labels), model.classes), 3)
+    cap = cv2.VideoCapture(clip)
+    lines = out.splitlines()
+    for n, line in enumerate(lines):
+        ok, frame = cap.read()
+        assert ok
+        got = json.loads(line)
+        top = post(model.run(preprocess(frame, model.input_spec)))
+        assert got["frame"] == n and got["top"] == top
+        assert line == json.dumps({"frame": n, "top": top, "infer_ms": got["infer_ms"], "e2e_fps": got["e2e_fps"]})
+    assert len(lines) == 40 and not cap.read()[0]
+
+
+def test_json_lines_are_json_dumps_text():
+    labels = ['tench "fish"', "café", "back\\slash", "two\nlines", "plain"]
+    picked = TopK(labels, 5, output=OutputSpec(5, "uint8", 1 / 256, 0)).pick(np.array([200, 255, 3, 7, 0], np.uint8))
+    sink = JsonLines(io.StringIO())
+    for e2e, infer_ms in [(0.0, 0.5347), (1234.5678, 12.0), (29.999, 1e-5)]:
+        result = FrameResult(7, np.zeros((2, 2, 3), np.uint8), picked, e2e, infer_ms, 0)
+        expected = json.dumps({"frame": 7, "top": result.top, "infer_ms": round(infer_ms, 3), "e2e_fps": round(e2e, 2)})
+        assert sink.line(result) == expected + "\n"
+        assert json.loads(sink.line(result))["top"][0] == {"index": 1, "label": "café", "score": round(255 / 256, 4)}
 
 
 def test_bounds_threshold_and_smoothing(clip, tiny_model, tiny_labels):
