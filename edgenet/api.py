@@ -146,5 +146,5 @@ def run(source: str | int = 0, model: str | os.PathLike | None = None, *,
     config = RunConfig(model=None if model is None else os.fspath(model), source=uri, **options)
     # The raw frame (result.image): nothing is drawn on the loop's thread for it.
     sinks = [] if on_result is None else [Callback(lambda result: on_result(
-        result.image, [Prediction(t["label"], float(t["score"])) for t in result.top]))]
+        result.image, [Prediction(result.picked.labels[i], s) for i, s in zip(result.picked.indices, result.picked.scores)]))]
     return run_pipeline(config, sinks=sinks, out=io.StringIO() if quiet else None, log=_quiet if quiet else None)
