@@ -3,6 +3,7 @@
 Starts Debian's sshd on 127.0.0.1 (as the ssh tests do; needs root), then times with
 perf_counter_ns, in one run:
   cold deploy   first deploy: wheelhouse pushed, dependency env built, release venv, smoke test, switch
+                (the board-side steps are the board command, python3 -m edgenet.cli.release)
   warm deploy   later deploys: wheelhouse and dependency env already on the board (only the wheel
                 and model travel; the release venv installs edgenet alone)
   fresh env     a warm deploy with --fresh-env: the dependencies installed again (what every
@@ -87,10 +88,11 @@ def main() -> int:
         rb_s = (time.perf_counter_ns() - t) / 1e9
         assert rb.ok, rb.summary_lines()
 
-        names = ["preflight", "uploaded-model", "uploaded", "env", "venv", "smoke", "switched", "end"]
-        labels = {"preflight": "wheel build*+connect+pre", "uploaded-model": "wheel+model upload", "uploaded": "wheelhouse upload",
+        names = ["preflight", "checked", "uploaded-model", "uploaded", "verified", "env", "venv", "smoke", "switched", "end"]
+        labels = {"preflight": "wheel build*+connect+pre", "checked": "wheel up + board cmd start",
+                  "uploaded-model": "model upload", "uploaded": "wheelhouse upload", "verified": "sha256 on the board",
                   "env": "dependency env", "venv": "release venv + edgenet", "smoke": "smoke test",
-                  "switched": "release.json + switch", "end": "prune + close"}
+                  "switched": "commit: release.json+switch", "end": "prune + close"}
         print(f"{'step':24s} {'cold s':>8s} {'warm s (median)':>16s} {'fresh env s':>12s}")
         for n in names:
             w = statistics.median(s[n] for _, s in warm)

@@ -11,7 +11,9 @@ from deploy.errors import DeployError, PreflightError
 from deploy.fleet import FleetReport, SshSettings, run_on_hosts, status
 from deploy.hosts import gather_hosts
 from deploy.preflight import Preflight
-from deploy.release import DEFAULT_BASE, DeployConfig, deploy_release, resolve_names, rollback
+from deploy.release import (DEFAULT_BASE, DeployConfig, artifact_manifest, checked_base_dir, deploy_release,
+                            resolve_names, rollback)
+from deploy.session import ABORT_WAIT_S
 from deploy.service import ServiceConfig, install_service
 
 REMOTE_ACTIONS = ("run", "eval", "profile", "logs")
@@ -37,8 +39,10 @@ def deploy_hosts(hosts: list[str], *, hosts_file: str | None = None, config: Dep
                  settings: SshSettings = SshSettings(), parallel: int = 4, service: ServiceConfig | None = None,
                  do_rollback: bool = False, wheelhouse: Path | None = None, base_dir: str = DEFAULT_BASE,
                  on_status: Callable[[str], None] = status,
-                 on_step: Callable[[str], None] = lambda s: None) -> FleetReport:
-    """`edgenet deploy`: a new release on every host (or --rollback in ``base_dir``), in parallel."""
+                 on_step: Callable[[str], None] = lambda s: None, cancel: threading.Event | None = None) -> FleetReport:
+    """`edgenet deploy`: a new release on every host (or --rollback in ``base_dir``), in parallel.
+    Ctrl-C (or setting ``cancel``) stops every deploy before its switch."""
+    checked_base_dir(config.base_dir if config else base_dir)  # refused before anything connects
     names = gather_hosts(hosts, hosts_file)
     if do_rollback:
         def task(remote):
@@ -52,6 +56,8 @@ def deploy_hosts(hosts: list[str], *, hosts_file: str | None = None, config: Dep
     wheel = build_wheel()
     on_status(f"built {wheel.name}")
     houses = _WheelhouseCache(wheelhouse)
+    manifest = artifact_manifest(wheel, config.model, config.labels)  # hashed once for the fleet
+    cancel = cancel if cancel is not None else threading.Event()
 
     def service_possible(pre: Preflight) -> None:
         # Checked before anything changes on the board: a half-done --service deploy helps nobody.
@@ -61,8 +67,9 @@ def deploy_hosts(hosts: list[str], *, hosts_file: str | None = None, config: Dep
                                  f"it (e.g. `echo '{pre.user} ALL=(ALL) NOPASSWD: ALL' | sudo tee /etc/sudoers.d/010_{pre.user}`)")
 
     def task(remote):
-        result = deploy_release(remote, config, wheel=wheel, wheelhouse=houses if config.offline else None,
-                                log=on_status, on_step=on_step, after_preflight=service_possible)
+        result = deploy_release(remote, config, wheel=wheel, manifest=manifest,
+                                wheelhouse=houses if config.offline else None, log=on_status, on_step=on_step,
+                                after_preflight=service_possible, cancel=cancel)
         if service is not None:
             base = result.preflight.target
             result.service = install_service(remote, release=result.release, base=base, user=result.preflight.user,
@@ -71,7 +78,8 @@ def deploy_hosts(hosts: list[str], *, hosts_file: str | None = None, config: Dep
             on_status(f"[{remote.spec.alias}] service edgenet.service installed and restarted")
         return result
 
-    return run_on_hosts(names, task, settings, parallel=parallel, on_status=on_status)
+    return run_on_hosts(names, task, settings, parallel=parallel, on_status=on_status, cancel=cancel,
+                        abort_wait=ABORT_WAIT_S)
 
 
 def remote_hosts(hosts: list[str], action: str, args: list[str], *, hosts_file: str | None = None,
@@ -83,6 +91,7 @@ def remote_hosts(hosts: list[str], action: str, args: list[str], *, hosts_file: 
 
     if action not in REMOTE_ACTIONS:
         raise DeployError(f"unknown remote action {action!r}: use one of {', '.join(REMOTE_ACTIONS)}")
+    checked_base_dir(base_dir)
     names = gather_hosts(hosts, hosts_file)
     if action == "run" and len(names) > 1 and ops.serve_port(args) is not None:
         raise DeployError("remote run --serve forwards one port: give one host (open several terminals for several)")
@@ -165,6 +174,7 @@ def profile_hosts(hosts: list[str], *, models: list[str] | tuple[str, ...] | Non
     results copied back to results/<host>/; the outcome values carry each host's choice."""
     from deploy import remote as ops
 
+    checked_base_dir(base_dir)
     if models:
         paths = _listed_models(models, on_status)
     elif grid_weights == "official":

@@ -14,12 +14,14 @@ import os
 import shlex
 import socket
 import sys
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import paramiko
 
-from deploy.errors import ConnectError, HostKeyError, RemoteCommandError
+from deploy.errors import ConnectError, HostKeyError, Interrupted, RemoteCommandError
 from deploy.hosts import DEFAULT_KNOWN_HOSTS, HostSpec
 
 
@@ -79,18 +81,25 @@ class Result:
     exited: int
 
 
+def command_line(command: "str | Sequence[str]", cwd: str | None = None) -> str:
+    """The shell line for ``command``: an argv list is quoted element by element (the only way a
+    path or a user's value reaches the board's shell); a str is a fixed script of ours."""
+    line = command if isinstance(command, str) else " ".join(shlex.quote(str(a)) for a in command)
+    return f"cd {shlex.quote(cwd)} && exec {line}" if cwd else line
+
+
 class Remote:
-    """A connected board: ``run`` shell commands (already quoted by the caller), ``put``/``get`` files over SFTP."""
+    """A connected board: ``run`` commands (argv lists, quoted here), ``put``/``get`` files over SFTP."""
 
     def __init__(self, conn, spec: HostSpec):
         self.conn, self.spec = conn, spec
         self._sftp = None
 
-    def run(self, command: str, *, check: bool = True, stream: bool = False, timeout: float | None = None,
-            what: str | None = None) -> Result:
+    def run(self, command: "str | Sequence[str]", *, check: bool = True, stream: bool = False,
+            timeout: float | None = None, what: str | None = None, cwd: str | None = None) -> Result:
         kwargs = dict(warn=True, hide=not stream, in_stream=False, timeout=timeout)
         try:
-            r = self.conn.run(command, **kwargs)
+            r = self.conn.run(command_line(command, cwd), **kwargs)
         except Exception as exc:  # invoke's CommandTimedOut and ssh failures
             if type(exc).__name__ == "CommandTimedOut":
                 raise RemoteCommandError(f"{self.spec.alias}: {what or 'command'} timed out after {timeout} s") from None
@@ -101,6 +110,16 @@ class Remote:
             raise RemoteCommandError(f"{self.spec.alias}: {what or 'command'} failed (exit {r.exited}): "
                                      + " | ".join(tail))
         return result
+
+    def open_channel(self, command: "str | Sequence[str]", cwd: str | None = None) -> paramiko.Channel:
+        """A session channel running ``command``, for a conversation over its stdin/stdout."""
+        self.conn.open()
+        try:
+            channel = self.conn.transport.open_session()
+            channel.exec_command(command_line(command, cwd))
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise ConnectError(f"{self.spec.alias}: cannot start a command: {exc or type(exc).__name__}") from None
+        return channel
 
     def forward(self, local_port: int, remote_port: int):
         """Context manager: this machine's 127.0.0.1:local_port to the board's 127.0.0.1:remote_port."""
@@ -115,9 +134,16 @@ class Remote:
             self._sftp = self.conn.sftp()
         return self._sftp
 
-    def put(self, local: str | os.PathLike, remote: str) -> None:
+    def put(self, local: str | os.PathLike, remote: str, cancel: threading.Event | None = None) -> None:
+        """Upload ``local`` to ``remote``; a set ``cancel`` stops it between 32 KB blocks (Interrupted)."""
+        def progress(sent, total):
+            if cancel is not None and cancel.is_set():
+                raise Interrupted(f"{self.spec.alias}: upload of {Path(local).name} interrupted")
+
         try:
-            self.sftp.put(str(local), remote)
+            self.sftp.put(str(local), remote, callback=progress if cancel is not None else None)
+        except Interrupted:
+            raise
         except (OSError, EOFError, paramiko.SSHException) as exc:
             raise ConnectError(f"{self.spec.alias}: upload of {Path(local).name} to {remote} failed: "
                                f"{exc or type(exc).__name__}") from None

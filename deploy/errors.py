@@ -27,3 +27,9 @@ class PreflightError(DeployError):
 
 class RemoteCommandError(DeployError):
     """A command on the board exited non-zero."""
+
+
+class Interrupted(DeployError):
+    """The user interrupted (Ctrl-C): the board was left as it was before this deploy."""
+
+    exit_code = 130

@@ -10,11 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import paramiko
-
 from deploy.connect import ConnectOptions, Remote, connect
-from deploy.errors import DeployError
-from deploy.hosts import DEFAULT_SSH_CONFIG, HostSpec, load_ssh_config, resolve_host
+from deploy.errors import DeployError, Interrupted
+from deploy.hosts import HostSpec, resolve_host
 from edgenet.errors import EdgenetError
 
 
@@ -28,8 +26,9 @@ class SshSettings:
     accept_new: bool = False
     timeout: float = 15.0
 
-    def config(self) -> paramiko.SSHConfig:
-        return load_ssh_config(self.ssh_config or os.environ.get("EDGENET_SSH_CONFIG") or DEFAULT_SSH_CONFIG)
+    def config(self) -> str | None:
+        """The ssh config file to resolve hosts with (``ssh -G -F``); None: ssh's own defaults."""
+        return self.ssh_config or os.environ.get("EDGENET_SSH_CONFIG") or None
 
     def connect_options(self) -> ConnectOptions:
         known = self.known_hosts or os.environ.get("EDGENET_KNOWN_HOSTS") or "~/.ssh/known_hosts"
@@ -73,29 +72,69 @@ def status(message: str, stream=None) -> None:
 
 
 def run_on_hosts(hosts: list[str], task: Callable[[Remote], Any], settings: SshSettings, *,
-                 parallel: int = 4, on_status: Callable[[str], None] = status) -> FleetReport:
-    """Resolve, connect and run ``task(remote)`` on every host, at most ``parallel`` at a time."""
+                 parallel: int = 4, on_status: Callable[[str], None] = status,
+                 cancel: threading.Event | None = None, abort_wait: float = 0.0) -> FleetReport:
+    """Resolve, connect and run ``task(remote)`` on every host, at most ``parallel`` at a time.
+
+    Ctrl-C (KeyboardInterrupt here, in the main thread) sets ``cancel``: hosts not started yet are
+    skipped, tasks that watch ``cancel`` undo their work (a deploy: nothing switched), and those still
+    busy after ``abort_wait`` seconds have their connection closed. Then Interrupted (exit 130) says
+    what each host was left with."""
     if parallel < 1:
         raise DeployError(f"--parallel must be >= 1, got {parallel}")
     ssh_config = settings.config()
     options = settings.connect_options()
+    cancel = cancel if cancel is not None else threading.Event()
+    open_remotes: dict[str, Remote] = {}
 
     def one(host: str) -> HostOutcome:
+        if cancel.is_set():
+            return HostOutcome(host, False, error="not started (interrupted)", exception=Interrupted("interrupted"))
         on_status(f"[{host}] connecting")
         try:
             spec: HostSpec = resolve_host(host, ssh_config)
             with connect(spec, options) as remote:
+                open_remotes[host] = remote
                 value = task(remote)
         except EdgenetError as exc:
-            if len(hosts) > 1:  # a lone host's error is printed once, as the CLI's one-line error
+            if len(hosts) > 1 or isinstance(exc, Interrupted):  # a lone host's error is the CLI's one line
                 on_status(f"[{host}] FAILED: {exc}")
             return HostOutcome(host, False, error=str(exc), exception=exc)
         except Exception as exc:  # noqa: BLE001 - one host's surprise must not stop the fleet
+            if cancel.is_set():
+                exc = Interrupted(f"{host}: interrupted ({type(exc).__name__}: {exc})")
+                on_status(f"[{host}] FAILED: {exc}")
+                return HostOutcome(host, False, error=str(exc), exception=exc)
             on_status(f"[{host}] FAILED: {type(exc).__name__}: {exc}")
             return HostOutcome(host, False, error=f"{type(exc).__name__}: {exc}", exception=exc)
+        finally:
+            open_remotes.pop(host, None)
         on_status(f"[{host}] done")
         return HostOutcome(host, True, value=value)
 
-    with ThreadPoolExecutor(max_workers=min(parallel, len(hosts)) or 1) as pool:
-        outcomes = list(pool.map(one, hosts))
+    pool = ThreadPoolExecutor(max_workers=min(parallel, len(hosts)) or 1)
+    futures = [pool.submit(one, host) for host in hosts]
+    try:
+        outcomes = [f.result() for f in futures]
+    except KeyboardInterrupt:
+        cancel.set()
+        on_status("edgenet: interrupted: stopping")
+        _wait(futures, abort_wait)
+        for remote in list(open_remotes.values()):
+            remote.close()  # a task that does not watch `cancel` (a remote run) ends with its connection
+        _wait(futures, 10.0)
+        pool.shutdown(wait=False, cancel_futures=True)
+        done = [f.result() for f in futures if f.done() and not f.cancelled()]
+        finished = [o.host for o in done if o.ok]
+        raise Interrupted("interrupted" + (f" (finished before it: {', '.join(finished)})" if finished else "")) from None
+    pool.shutdown()
     return FleetReport(outcomes)
+
+
+def _wait(futures, seconds: float) -> None:
+    from concurrent.futures import wait
+
+    try:
+        wait(futures, timeout=seconds)
+    except KeyboardInterrupt:  # a second Ctrl-C: stop waiting
+        pass

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from deploy.errors import PreflightError
 from edgenet.board.facts import BoardFacts
+from edgenet.board.install import ENV_ESTIMATE_MB, MARGIN_MB
 from edgenet.board.identity import board_kind as kind_of_board
 from edgenet.board.requirements import RequirementSet, board_requirements
 
@@ -51,11 +52,13 @@ echo "video=$(ls /dev/video* 2>/dev/null | tr '\n' ' ')"
 if command -v systemctl >/dev/null 2>&1; then echo "systemd=yes"; else echo "systemd=no"; fi
 if sudo -n true >/dev/null 2>&1; then echo "sudo=yes"; else echo "sudo=no"; fi
 if [ -L "$d/current" ]; then echo "current=$(readlink "$d/current")"; fi
+echo "envs=$(ls -d "$d"/envs/*/.complete 2>/dev/null | wc -l)"
+echo "leftover_kb=$(for r in "$d"/releases/*/; do [ -d "$r" ] && [ ! -f "$r/release.json" ] && du -sk "$r"; done 2>/dev/null | awk '{s+=$1} END {print s+0}')"
 echo "end=ok"
 """
 
-# The smallest free space a release needs: venv + numpy/OpenCV/LiteRT wheels (~150 MB) + a model.
-MIN_FREE_MB = 300
+# Free space: the artifacts to upload, plus a dependency env (ENV_ESTIMATE_MB) when the board has
+# none yet. An estimate: the board command checks the exact need itself, after removing dead leftovers.
 
 
 def preflight_command(target_dir: str) -> str:
@@ -84,6 +87,8 @@ class Preflight:
     sudo: bool
     current: str | None = None
     facts: BoardFacts | None = None  # None: no python3, or one too old to run edgenet.board.facts
+    envs: int = 0  # complete dependency envs in the target folder
+    leftover_mb: float = 0.0  # incomplete releases there (an interrupted deploy's; removed before the upload)
 
     @property
     def requirements(self) -> RequirementSet | None:
@@ -176,11 +181,25 @@ def parse_preflight(output: str) -> Preflight:
         cores=int(values.get("cores") or 0), video_devices=tuple(values.get("video", "").split()),
         systemd=values.get("systemd") == "yes", sudo=values.get("sudo") == "yes",
         current=values.get("current") or None, facts=facts,
+        envs=_int(values.get("envs")), leftover_mb=_int(values.get("leftover_kb")) / 1024.0,
     )
 
 
-def check(pre: Preflight, *, min_free_mb: float = MIN_FREE_MB) -> RequirementSet:
-    """Raise PreflightError when edgenet cannot be installed; return the board's requirement set."""
+def _int(text: str | None) -> int:
+    try:
+        return int((text or "0").strip())
+    except ValueError:
+        return 0
+
+
+def needed_mb(pre: Preflight, push_mb: float) -> float:
+    """What a deploy writes: the artifacts, a dependency env if the board has none yet, a margin."""
+    return push_mb + (0 if pre.envs else ENV_ESTIMATE_MB) + MARGIN_MB
+
+
+def check(pre: Preflight, *, push_mb: float = 0.0) -> RequirementSet:
+    """Raise PreflightError when edgenet cannot be installed (free space: ``push_mb`` to upload, plus
+    a dependency env when there is none); return the board's requirement set."""
     if pre.python is None:
         raise PreflightError("no python3 on the board: install it (sudo apt install python3 python3-venv)")
     rs = pre.requirements
@@ -191,9 +210,12 @@ def check(pre: Preflight, *, min_free_mb: float = MIN_FREE_MB) -> RequirementSet
         raise PreflightError(rs.problem)
     if not pre.venv:
         raise PreflightError(f"{pre.python} has no venv/ensurepip module: install it (sudo apt install python3-venv)")
-    if pre.disk_free_mb < min_free_mb:
-        raise PreflightError(f"only {pre.disk_free_mb:.0f} MB free in {pre.target} (need {min_free_mb} MB): "
-                             "free space or remove old releases in ~/edgenet/releases")
+    need = needed_mb(pre, push_mb)
+    if pre.disk_free_mb + pre.leftover_mb < need:
+        env = "" if pre.envs else f" + {ENV_ESTIMATE_MB} MB for the dependency env"
+        raise PreflightError(f"only {pre.disk_free_mb:.0f} MB free in {pre.target}, need {need:.0f} MB "
+                             f"({push_mb:.0f} MB to upload{env} + {MARGIN_MB} MB margin): free space on the board, "
+                             "or keep fewer releases (--keep 2)")
     return rs
 
 

@@ -1,36 +1,47 @@
-"""Releases on the board: ``<base>/releases/<UTC stamp>/`` holds the wheel, the model (+labels), a
-venv with edgenet alone and ``release.json``; ``<base>/current`` points at the running one. The
-dependencies (numpy, OpenCV, LiteRT) come from a shared, never-modified env (``deploy.envs``), built
-once per distinct set of requirements, so a redeploy installs nothing but edgenet.
+"""Releases on the board, driven from the workstation: upload, then the board command does the rest.
 
-The order is what keeps a board working: upload everything into a new folder, build the venv, run a
-smoke test there, write ``release.json`` (the "complete" marker), and only then switch ``current``
-atomically (``ln -s`` to a temp name, ``mv -T`` over the link: rename(2) is atomic). An interrupted
-deploy leaves a folder without ``release.json`` and ``current`` untouched. Every remote path and
-argument goes through ``shlex.quote``.
+The board's side of a release (free space, verification of every artifact by size and sha256, the
+shared dependency env, the release venv, the smoke test, ``release.json``, the atomic switch of
+``current``, pruning, rollback) is ONE command that runs on the board's python3 from the pushed
+wheel: ``python3 -m edgenet.cli.release`` (``edgenet.board.releases``/``install``). Ansible calls the
+same command, so the logic lives in one place.
+
+``deploy_release`` creates ``BASE/releases/STAMP/``, uploads the wheel, starts the board command in
+its interactive mode (it takes the release's lock, removes dead leftovers and checks free space), then
+uploads the model, labels and missing wheels, says ``uploaded``, and says ``commit`` only when the
+board reports the smoke test passed and nobody pressed Ctrl-C. Anything else (an interrupt, a failed
+upload, a full disk, a lost connection) closes the command's stdin: it removes what was written and
+``current`` never moves. Every command sent over ssh is an argv list, quoted by ``Remote``.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
+import hashlib
 import json
 import os
 import posixpath
-import re
-import shlex
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from deploy.envs import ENVS, Env, env_key, ensure_env, make_release_venv, prune_envs
-from deploy.errors import DeployError, RemoteCommandError
+from deploy.errors import ConnectError, DeployError, Interrupted
 from deploy.preflight import Preflight, check, run_preflight
+from deploy.session import BoardSession, board_command, final_line
+from edgenet.board.releases import BOARD_WHEEL, MARKER, ReleaseError, check_path_text, resolve_base, utc_stamp
 
 DEFAULT_BASE = "~/edgenet"
-MARKER = "release.json"
-SMOKE_SOURCE = "pattern://?frames=2"
 
-q = shlex.quote
+
+def checked_base_dir(base_dir: str) -> str:
+    """``base_dir`` unchanged, or DeployError when no quoting can carry it to the board safely."""
+    try:
+        check_path_text(base_dir, "--base-dir")
+        if base_dir.startswith("~") and base_dir != "~" and not base_dir.startswith("~/"):
+            raise ReleaseError(f"--base-dir {base_dir!r}: only ~ and ~/... are expanded; give the absolute path")
+    except ReleaseError as exc:
+        raise DeployError(str(exc)) from None
+    return base_dir
 
 
 @dataclass(frozen=True)
@@ -46,9 +57,10 @@ class DeployConfig:
     def __post_init__(self):
         from edgenet.models import looks_like_path
 
+        checked_base_dir(self.base_dir)
+        if self.keep < 2:
+            raise DeployError(f"--keep must be >= 2 (the current release and one to roll back to), got {self.keep}")
         if isinstance(self.model, str) and not looks_like_path(self.model) and not os.path.isfile(self.model):
-            if self.keep < 2:
-                raise DeployError(f"--keep must be >= 2 (the current release and one to roll back to), got {self.keep}")
             return  # an index name: resolve_names() swaps in the cached file before anything is pushed
         object.__setattr__(self, "model", Path(self.model))
         if not self.model.is_file():
@@ -57,10 +69,12 @@ class DeployConfig:
             object.__setattr__(self, "labels", Path(self.labels))
             if not self.labels.is_file():
                 raise DeployError(f"labels file {self.labels} not found")
-        if "\n" in self.model.name or (self.labels and "\n" in self.labels.name):
-            raise DeployError("file names with newlines cannot be deployed: rename the file")
-        if self.keep < 2:
-            raise DeployError(f"--keep must be >= 2 (the current release and one to roll back to), got {self.keep}")
+        names = [self.model.name] + ([self.labels.name] if self.labels else [])
+        if any(any(ord(c) < 32 or ord(c) == 127 for c in n) or n.startswith(".") for n in names):
+            raise DeployError("file names with newlines or other control characters, or starting with '.', "
+                              "cannot be deployed: rename the file")
+        if self.labels is not None and self.labels.name == self.model.name:
+            raise DeployError("the model and the labels file have the same name: rename one")
 
 
 def resolve_names(config: "DeployConfig", log: Callable[[str], None] = lambda m: None) -> "DeployConfig":
@@ -77,6 +91,18 @@ def resolve_names(config: "DeployConfig", log: Callable[[str], None] = lambda m:
     return replace(config, model=resolved.path, labels=config.labels or resolved.labels)
 
 
+@dataclass(frozen=True)
+class EnvInfo:
+    """The dependency env a release uses: ``envs/<key>-<stamp>``, found on the board or built by this deploy."""
+
+    name: str
+    reused: bool
+
+    @property
+    def key(self) -> str:
+        return self.name.split("-", 1)[0]
+
+
 @dataclass
 class DeployResult:
     host: str
@@ -84,159 +110,193 @@ class DeployResult:
     preflight: Preflight
     smoke: dict = field(default_factory=dict)
     service: list[str] = field(default_factory=list)
-    env: Env | None = None
+    env: EnvInfo | None = None
+    board: dict = field(default_factory=dict)  # the board command's result line
 
 
-def utc_stamp(now: _dt.datetime | None = None) -> str:
-    now = now or _dt.datetime.now(_dt.timezone.utc)
-    return now.strftime("%Y%m%dT%H%M%S.%f")[:-3] + "Z"
+_digests: dict = {}
+_digest_lock = threading.Lock()
 
 
-def smoke_command(venv: str, model: str) -> str:
-    return (f"{q(venv + '/bin/edgenet')} run --model {q(model)} --source {q(SMOKE_SOURCE)} "
-            "--max-frames 2 --json --threads 1")
+def file_entry(path: Path) -> dict:
+    """{name, size, sha256} of a file (cached by path, size and mtime: a fleet hashes each file once)."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    with _digest_lock:
+        if key not in _digests:
+            h = hashlib.sha256()
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            _digests[key] = h.hexdigest()
+    return {"name": path.name, "size": st.st_size, "sha256": _digests[key]}
 
 
-def parse_smoke(stdout: str) -> dict:
-    """The smoke test passes when `edgenet run --json` printed one result per frame, with a top-1."""
-    frames = []
-    for line in stdout.splitlines():
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict) and "frame" in row and row.get("top"):
-                frames.append(row)
-    if len(frames) < 2:
-        raise DeployError(f"smoke test printed {len(frames)} result line(s), expected 2: "
-                          + " | ".join(stdout.strip().splitlines()[-2:]))
-    top = frames[-1]["top"][0]
-    return {"frames": len(frames), "top1": top.get("label", top.get("index")), "score": top.get("score"),
-            "infer_ms": frames[-1].get("infer_ms")}
+def unpacked_size(wheel: Path) -> int:
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as z:
+        return sum(i.file_size for i in z.infolist())
 
 
-def switch_command(base: str, target_rel: str, stamp: str) -> str:
-    """Atomic switch of <base>/current to <target_rel> (a path relative to base)."""
-    tmp = f"{base}/.current-{stamp}"
-    return f"ln -sfn {q(target_rel)} {q(tmp)} && mv -T {q(tmp)} {q(base + '/current')}"
+def artifact_manifest(wheel: Path, model: Path, labels: Path | None = None,
+                      wheelhouse: list[Path] | tuple[Path, ...] = ()) -> dict:
+    """What the board command verifies (size and sha256, on the board) and installs; also what an
+    Ansible play copies. See docs/deploy.md, "The board command"."""
+    house = []
+    for w in sorted(wheelhouse, key=lambda p: p.name):
+        house.append({**file_entry(w), "unpacked": unpacked_size(w)})
+    return {"wheel": file_entry(wheel), "model": file_entry(model),
+            "labels": file_entry(labels) if labels is not None else None, "wheelhouse": house}
 
 
-def _upload_if_missing(remote, local: Path, remote_dir: str, existing: set[str]) -> bool:
-    if local.name in existing:
-        return False
-    # Upload under a temporary name and rename: a killed transfer never leaves a truncated wheel
-    # under its real name for the next --offline deploy to trust.
-    tmp = f"{remote_dir}/.{local.name}.part"
-    remote.put(local, tmp)
-    remote.sftp.posix_rename(tmp, f"{remote_dir}/{local.name}")
-    return True
+def push_bytes(manifest: dict) -> int:
+    items = [manifest["wheel"], manifest["model"], manifest.get("labels")] + list(manifest.get("wheelhouse") or [])
+    return sum(i["size"] for i in items if i)
 
 
-def deploy_release(remote, config: DeployConfig, *, wheel: Path, wheelhouse: Callable[[Preflight], Path] | None = None,
+STEP_EVENTS = ("verified", "env", "venv", "smoke")
+
+
+def deploy_release(remote, config: DeployConfig, *, wheel: Path, manifest: dict | None = None,
+                   wheelhouse: Callable[[Preflight], Path] | None = None,
                    log: Callable[[str], None] = lambda m: None, on_step: Callable[[str], None] = lambda s: None,
-                   after_preflight: Callable[[Preflight], None] | None = None) -> DeployResult:
+                   after_preflight: Callable[[Preflight], None] | None = None,
+                   cancel: threading.Event | None = None) -> DeployResult:
     """Deploy one release to a connected board and make it current. ``on_step`` is told each finished
-    step (preflight, uploaded, venv, smoke, switched): progress for the CLI, an interruption point for tests."""
+    step (preflight, checked, uploaded-model, uploaded, verified, env, venv, smoke, switched): progress
+    for the CLI, an interruption point for tests. A set ``cancel`` (Ctrl-C) stops the deploy before the
+    switch and undoes it."""
     host = remote.spec.alias
+    cancel = cancel if cancel is not None else threading.Event()
     pre = run_preflight(remote, config.base_dir)
     for line in pre.lines():
         log(f"{host}: {line}")
-    requirements = check(pre)  # the set chosen from the board's own facts: exactly what the env gets
+    check(pre)  # a board edgenet cannot run on is refused before the wheelhouse is built for it
+    wheels = sorted(Path(wheelhouse(pre)).glob("*.whl")) if config.offline and wheelhouse else []
+    if config.offline and wheelhouse is None:
+        raise DeployError("--offline needs a wheelhouse")
+    if manifest is None or wheels:
+        manifest = artifact_manifest(wheel, config.model, config.labels, wheels)
+    check(pre, push_mb=push_bytes(manifest) / 2**20)
     on_step("preflight")
     if after_preflight:
         after_preflight(pre)
-    base = pre.target
+    base = resolve_base(config.base_dir, home=pre.home)
     stamp = utc_stamp()
-    rel_name = f"releases/{stamp}"
-    rel = f"{base}/{rel_name}"
-    venv = f"{rel}/venv"
-    model_remote = f"{rel}/model/{config.model.name}"
-    remote.run(f"mkdir -p {q(rel + '/model')} {q(base + '/wheelhouse')}", what="creating the release folder")
-    log(f"{host}: uploading to {rel}")
-    remote.put(wheel, f"{rel}/{wheel.name}")
-    remote.put(config.model, model_remote)
-    labels_remote = None
-    if config.labels is not None:
-        labels_remote = f"{rel}/model/{config.labels.name}"
-        remote.put(config.labels, labels_remote)
-    on_step("uploaded-model")
-    pip_source: list[str] = []
-    source = "index:" + config.index_url if config.index_url else "pypi"
-    if config.offline:
-        if wheelhouse is None:
-            raise DeployError("--offline needs a wheelhouse")
-        local_wh = wheelhouse(pre)
-        wh = f"{base}/wheelhouse"
-        existing = set(remote.sftp.listdir(wh))
-        wheels = sorted(Path(local_wh).glob("*.whl"))
-        sent = sum(_upload_if_missing(remote, f, wh, existing) for f in wheels)
-        log(f"{host}: wheelhouse: {sent} new wheel(s) uploaded to {wh}")
-        pip_source = ["--no-index", "--find-links", q(wh)]
-        source = "wheelhouse:" + ",".join(f.name for f in wheels)
-    elif config.index_url:
-        pip_source = ["--index-url", q(config.index_url)]
-    on_step("uploaded")
-    env = ensure_env(remote, pre, base, env_key(pre, requirements, source), requirements, pip_source, stamp,
-                     fresh=config.fresh_env, log=lambda m: log(f"{host}: {m}"))
-    on_step("env")
-    log(f"{host}: creating the release venv (--system-site-packages) with {pre.python}: {wheel.name} on {ENVS}/{env.name}")
-    make_release_venv(remote, pre, venv, env, f"{rel}/{wheel.name}")
-    on_step("venv")
-    out = remote.run(smoke_command(venv, model_remote), check=False, timeout=300, what="smoke test")
-    if out.exited != 0:
-        tail = " | ".join((out.stderr or out.stdout).strip().splitlines()[-2:])
-        raise DeployError(f"{host}: smoke test failed in {rel} (exit {out.exited}): {tail}; "
-                          "the previous release is still current")
-    smoke = parse_smoke(out.stdout)
-    log(f"{host}: smoke test passed: {smoke['frames']} frames, top-1 {smoke['top1']}")
-    on_step("smoke")
-    meta = {"release": stamp, "model": config.model.name, "labels": config.labels.name if config.labels else None,
-            "wheel": wheel.name, "interpreter": requirements.interpreter, "python": pre.python_text, "env": env.name,
-            "smoke": smoke}
-    remote.write_text(f"{rel}/{MARKER}", json.dumps(meta, indent=2) + "\n")
-    remote.run(switch_command(base, rel_name, stamp), what="switching current")
-    log(f"{host}: current -> {rel_name}")
-    on_step("switched")
-    _prune(remote, base, config.keep, env.name)
-    return DeployResult(host=host, release=rel, preflight=pre, smoke=smoke, env=env)
+    rel = f"{base}/releases/{stamp}"
+    remote.run(["mkdir", "-p", "--", f"{rel}/model"], what="creating the release folder")
+    session, committed = None, False
+    try:
+        remote.put(wheel, f"{rel}/{wheel.name}", cancel)
+        args = ["--base", base, "--release", stamp, "--manifest", "-", "--interactive", "--keep", str(config.keep)]
+        if config.offline:
+            args += ["--wheelhouse", f"{base}/wheelhouse"]
+        elif config.index_url:
+            args += ["--index-url", config.index_url]
+        if config.fresh_env:
+            args.append("--fresh-env")
+        session = BoardSession(remote, board_command(pre.python, f"{rel}/{wheel.name}", "install", *args),
+                               log=log)
+        session.send(json.dumps(manifest))
+        ready = session.wait("upload", cancel)
+        on_step("checked")
+        log(f"{host}: uploading to {rel} ({ready.get('free_mb')} MB free, {ready.get('need_mb')} MB needed)")
+        remote.put(config.model, f"{rel}/model/{config.model.name}", cancel)
+        if config.labels is not None:
+            remote.put(config.labels, f"{rel}/model/{config.labels.name}", cancel)
+        on_step("uploaded-model")
+        missing = set(ready.get("missing") or [])
+        if missing:
+            remote.run(["mkdir", "-p", "--", f"{rel}/wheelhouse"], what="creating the wheelhouse upload folder")
+            for w in wheels:
+                if w.name in missing:
+                    remote.put(w, f"{rel}/wheelhouse/{w.name}", cancel)
+            log(f"{host}: wheelhouse: {len(missing)} new wheel(s) uploaded")
+        on_step("uploaded")
+        session.send("uploaded")
+        events = {}
+
+        def progress(event):
+            events[event["event"]] = event
+            on_step(event["event"])
+
+        session.wait("ready", cancel, on_event=progress)
+        on_step("ready")
+        if cancel.is_set():  # the last look before the point of no return
+            raise Interrupted(f"{host}: interrupted")
+        committed = True
+        session.send("commit")
+        result = session.finish()
+    except BaseException as exc:
+        if committed:  # the board may have switched: never remove what may be current
+            raise DeployError(f"{host}: lost the board command after `commit` ({exc}): see what is current with "
+                              f"`edgenet remote {host} run --max-frames 1`") from None
+        _undo(remote, session, rel, log)
+        if isinstance(exc, Interrupted) or (cancel.is_set() and isinstance(exc, (ConnectError, DeployError))):
+            raise Interrupted(f"{host}: interrupted before the switch: {rel} removed, current is unchanged") from None
+        if isinstance(exc, ConnectError) and "upload of" in str(exc):
+            raise ConnectError(f"{exc}{_free_note(remote, base)}; what this deploy wrote was removed, "
+                               "the previous release is still current") from None
+        raise
+    on_step("switched")  # the board said "current -> releases/STAMP" itself
+    return DeployResult(host=host, release=rel, preflight=pre, smoke=result.get("smoke") or {},
+                        env=EnvInfo(result.get("env") or "", bool(result.get("env_reused"))), board=result)
 
 
-def list_releases(remote, base: str) -> tuple[list[str], str | None]:
-    """(complete release names, oldest first; name of the current one). One command, quoted."""
-    cmd = (f"cd {q(base)} 2>/dev/null || exit 0; for r in releases/*/; do [ -f \"$r\"{MARKER} ] && basename \"$r\"; done; "
-           f"[ -L current ] && echo \"current=$(readlink current)\"")
-    out = remote.run(cmd, check=False, what="listing releases").stdout
-    names, current = [], None
-    for line in out.splitlines():
-        if line.startswith("current="):
-            current = posixpath.basename(line.split("=", 1)[1].rstrip("/"))
-        elif line.strip():
-            names.append(line.strip())
-    return sorted(names), current
+def _undo(remote, session: BoardSession | None, rel: str, log) -> None:
+    """Remove what this deploy wrote: the board command does it when told (stdin closed); before it
+    ran, or if it cannot say so, the release folder goes by hand. Best effort: the board's own
+    cleanup of dead leftovers catches what a lost connection leaves."""
+    try:
+        board = session.abort() if session is not None else None
+        if board is None or not board.get("aborted") and not board.get("failed"):
+            remote.run(["rm", "-rf", "--", rel], check=False, what="removing the interrupted release")
+    except Exception:  # noqa: BLE001 - the connection may be gone; the next deploy cleans up
+        pass
+
+
+def _free_note(remote, base: str) -> str:
+    try:
+        out = remote.run(["df", "-Pk", "--", posixpath.dirname(base) or "/"], check=False, what="df").stdout
+        free_mb = int(out.strip().splitlines()[-1].split()[3]) / 1024
+        return f" (the board has {free_mb:.0f} MB free)"
+    except Exception:  # noqa: BLE001
+        return ""
+
+
+def _board(remote, base: str, action: str, *args: str, what: str) -> dict:
+    """Run a one-shot action of the board command from the current release's wheel."""
+    wheel = f"{base}/current/{BOARD_WHEEL}"
+    try:
+        remote.sftp.stat(wheel)
+    except OSError:
+        try:
+            remote.sftp.stat(f"{base}/current")
+        except OSError:
+            raise DeployError(f"{remote.spec.alias}: nothing deployed in {base}: run `edgenet deploy` first") from None
+        raise DeployError(f"{remote.spec.alias}: the current release in {base} predates the board command: "
+                          "deploy once with this edgenet") from None
+    out = remote.run(board_command("python3", wheel, action, "--base", base, *args), check=False, what=what, cwd="/")
+    result = final_line(out.stdout)
+    if result.get("failed"):
+        raise DeployError(f"{remote.spec.alias}: {result.get('msg')}")
+    return result
 
 
 def remote_base(remote, base_dir: str = DEFAULT_BASE) -> str:
-    """The absolute base folder ('~' expanded by the board's shell, not ours)."""
-    if base_dir.startswith("~"):
+    """The absolute base folder on the board (``~`` and relative paths are the board user's HOME)."""
+    checked_base_dir(base_dir)
+    home = None
+    if not base_dir.startswith("/"):
         home = remote.run('printf %s "$HOME"', what="reading $HOME").stdout.strip()
-        return home + base_dir[1:]
-    return base_dir
+    return resolve_base(base_dir, home=home)
 
 
 def rollback(remote, base_dir: str = DEFAULT_BASE) -> tuple[str, str]:
     """Point current at the newest complete release older than the current one. Returns (from, to)."""
-    base = remote_base(remote, base_dir)
-    names, current = list_releases(remote, base)
-    if current is None:
-        raise DeployError(f"{remote.spec.alias}: nothing deployed in {base}: run `edgenet deploy` first")
-    older = [n for n in names if n < current]
-    if not older:
-        raise DeployError(f"{remote.spec.alias}: no release older than {current} to roll back to")
-    target = older[-1]
-    remote.run(switch_command(base, f"releases/{target}", utc_stamp()), what="switching current")
-    return current, target
+    result = _board(remote, remote_base(remote, base_dir), "rollback", what="rollback")
+    return result["from"], result["to"]
 
 
 def current_release(remote, base_dir: str = DEFAULT_BASE) -> tuple[str, dict]:
@@ -252,20 +312,3 @@ def current_release(remote, base_dir: str = DEFAULT_BASE) -> tuple[str, dict]:
         raise DeployError(f"{remote.spec.alias}: no current release in {base}: "
                           "run `edgenet deploy HOST --model M` first") from None
     return cur, meta
-
-
-def _prune(remote, base: str, keep: int, env_in_use: str | None = None) -> None:
-    """Remove old complete releases beyond ``keep`` and leftovers of interrupted deploys, never current;
-    then the dependency envs that no remaining release uses."""
-    names, current = list_releases(remote, base)
-    doomed = [n for n in names[:-keep] if n != current]
-    if doomed:
-        paths = " ".join(q(f"{base}/releases/{n}") for n in doomed)
-        try:
-            remote.run(f"rm -rf -- {paths}", what="removing old releases")
-        except RemoteCommandError:
-            return  # housekeeping only: the deploy itself succeeded
-    used = remote.run(f"cat {q(base)}/releases/*/{MARKER} 2>/dev/null || true", check=False,
-                      what="reading releases").stdout
-    keep_envs = set(re.findall(r'"env":\s*"([^"]+)"', used)) | ({env_in_use} if env_in_use else set())
-    prune_envs(remote, base, keep_envs)

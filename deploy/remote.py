@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import posixpath
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -15,7 +14,6 @@ from deploy.release import DEFAULT_BASE, current_release, remote_base, utc_stamp
 from deploy.service import logs_command
 from edgenet.profiler.select import EXIT_NO_PICK
 
-q = shlex.quote
 PROFILE_FILES = ("profile.json", "profile.csv", "pareto.png")
 
 
@@ -23,8 +21,10 @@ def _has(args: list[str], *options: str) -> bool:
     return any(a == o or a.startswith(o + "=") for a in args for o in options)
 
 
-def edgenet_command(release: str, verb: str, args: list[str]) -> str:
-    return " ".join([q(f"{release}/venv/bin/edgenet"), q(verb), *map(q, args)])
+def edgenet_command(release: str, verb: str, args: list[str]) -> list[str]:
+    """argv of `edgenet VERB ARGS` in a release: its venv's python runs the package (not the
+    console script, whose launcher pip may write as a shell script)."""
+    return [f"{release}/venv/bin/python", "-m", "edgenet", verb, *args]
 
 
 def serve_port(args: list[str]) -> int | None:
@@ -108,7 +108,7 @@ def with_pushed_models(remote, args: list[str], local: dict[str, Path], base_dir
 def push_named_model(remote, model: Path, labels: Path | None, base_dir: str = DEFAULT_BASE) -> tuple[str, str | None]:
     """Upload a workstation-cached index model (and its labels) to <base>/models/index/; the board paths."""
     folder = f"{remote_base(remote, base_dir)}/models/index"
-    remote.run(f"mkdir -p {q(folder)}", what="creating the models folder")
+    remote.run(["mkdir", "-p", "--", folder], what="creating the models folder")
     remote.put(model, f"{folder}/{model.name}")
     if labels is not None:
         remote.put(labels, f"{folder}/{labels.name}")
@@ -168,7 +168,7 @@ def profile_remote(remote, args: list[str], results_dir: Path, base_dir: str = D
     if not _has(args, "--models", "--grid"):
         args = ["--models", f"{release}/model"] + args
     out = f"{base}/results/{utc_stamp()}"
-    remote.run(f"mkdir -p {q(out)}", what="creating the results folder")
+    remote.run(["mkdir", "-p", "--", out], what="creating the results folder")
     r = remote.run(edgenet_command(release, "profile", args + ["--out", out]), check=False, stream=stream,
                    what="edgenet profile")
     if r.exited not in (0, EXIT_NO_PICK):
@@ -193,7 +193,7 @@ def push_models(remote, models: list[Path], base_dir: str = DEFAULT_BASE) -> str
     if not models:
         raise DeployError("no .tflite models to push")
     folder = f"{remote_base(remote, base_dir)}/models/{utc_stamp()}"
-    remote.run(f"mkdir -p {q(folder)}", what="creating the models folder")
+    remote.run(["mkdir", "-p", "--", folder], what="creating the models folder")
     for m in models:
         remote.put(m, f"{folder}/{m.name}")
     return folder

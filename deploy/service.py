@@ -46,7 +46,8 @@ class ServiceConfig:
 
 def unit_text(*, user: str, base: str, model_name: str, labels_name: str | None, service: ServiceConfig) -> str:
     current = f"{base}/current"
-    argv = [f"{current}/venv/bin/edgenet", "run", "--model", f"{current}/model/{model_name}"]
+    # the venv's python runs the package: pip's console-script launcher may be a shell script
+    argv = [f"{current}/venv/bin/python", "-m", "edgenet", "run", "--model", f"{current}/model/{model_name}"]
     if labels_name:
         argv += ["--labels", f"{current}/model/{labels_name}"]
     argv += [*service.source_args(), *service.run_args]
@@ -71,18 +72,18 @@ def unit_text(*, user: str, base: str, model_name: str, labels_name: str | None,
     ])
 
 
-def install_commands(unit_file: str) -> list[str]:
-    """The exact commands that install and (re)start the unit; ``unit_file`` is the uploaded text."""
+def install_commands(unit_file: str) -> list[list[str]]:
+    """The exact commands (argv) that install and (re)start the unit; ``unit_file`` is the uploaded text."""
     return [
-        f"sudo -n install -m 0644 {shlex.quote(unit_file)} {UNIT_PATH}",
-        "sudo -n systemctl daemon-reload",
-        f"sudo -n systemctl enable {UNIT_NAME}",
-        f"sudo -n systemctl restart {UNIT_NAME}",
+        ["sudo", "-n", "install", "-m", "0644", "--", unit_file, UNIT_PATH],
+        ["sudo", "-n", "systemctl", "daemon-reload"],
+        ["sudo", "-n", "systemctl", "enable", UNIT_NAME],
+        ["sudo", "-n", "systemctl", "restart", UNIT_NAME],
     ]
 
 
 def install_service(remote, *, release: str, base: str, user: str, model_name: str, labels_name: str | None,
-                    service: ServiceConfig) -> list[str]:
+                    service: ServiceConfig) -> list[list[str]]:
     """Upload the unit into the release folder and install/restart it. Returns the commands run."""
     text = unit_text(user=user, base=base, model_name=model_name, labels_name=labels_name, service=service)
     unit_file = f"{release}/{UNIT_NAME}"
@@ -92,9 +93,9 @@ def install_service(remote, *, release: str, base: str, user: str, model_name: s
         r = remote.run(cmd, check=False, what="installing the service")
         if r.exited != 0:
             hint = " (needs passwordless sudo for the ssh user)" if "password" in (r.stderr or "").lower() else ""
-            raise DeployError(f"{remote.spec.alias}: `{cmd}` failed{hint}: {(r.stderr or r.stdout).strip()[:200]}")
+            raise DeployError(f"{remote.spec.alias}: `{shlex.join(cmd)}` failed{hint}: {(r.stderr or r.stdout).strip()[:200]}")
     return commands
 
 
-def logs_command(lines: int = 50, follow: bool = True) -> str:
-    return f"journalctl -u {UNIT_NAME} -n {int(lines)} --no-pager" + (" -f" if follow else "")
+def logs_command(lines: int = 50, follow: bool = True) -> list[str]:
+    return ["journalctl", "-u", UNIT_NAME, "-n", str(int(lines)), "--no-pager"] + (["-f"] if follow else [])

@@ -103,7 +103,7 @@ def test_script_runs_here_and_parses(tmp_path):
     assert not (tmp_path / "pwned").exists()
 
 
-# ---- dependency environments: what decides their key (deploy.envs) ---------------------------------
+# ---- the board wheel and its requirements (the env's key is tested in test_board_releases.py) --------
 
 def write_wheel(path, requires):
     meta = "Metadata-Version: 2.1\nName: edgenet\nVersion: 0.1.0\n" + "".join(f"Requires-Dist: {r}\n" for r in requires)
@@ -150,28 +150,15 @@ def test_a_wheel_with_workstation_packages_is_refused(tmp_path):
         check_board_wheel(wheel)
 
 
-def load_with(facts, **changes):
-    from edgenet.board.requirements import board_requirements
-
-    return board_requirements(replace(facts, **changes))
-
-
-def test_env_key_changes_with_what_decides_the_envs_contents():
-    from deploy.envs import env_key
-
+def test_free_space_need_counts_the_upload_and_an_env_only_when_the_board_has_none():
+    """Preflight's estimate, before anything is written: the board command checks the exact need later."""
     pi5 = load("pi5_bookworm.txt")
-    rs = pi5.requirements
-    key = env_key(pi5, rs, "pypi")
-    assert len(key) == 16 and env_key(load("pi5_bookworm.txt"), rs, "pypi") == key
-    facts = pi5.facts
-    others = {
-        env_key(pi5, load_with(facts, python="3.11.4"), "pypi"),
-        env_key(pi5, load_with(facts, libc_version="2.31"), "pypi"),
-        env_key(pi5, load_with(facts, system_numpy="1.24.3"), "pypi"),
-        env_key(load("pi3_bullseye_armv7l.txt"), load("pi3_bullseye_armv7l.txt").requirements, "pypi"),
-        env_key(pi5, rs, "index:https://example.invalid/simple"),
-        env_key(pi5, rs, "wheelhouse:numpy-2.1.0-cp311-cp311-manylinux_2_17_aarch64.whl"),
-    }
-    assert key not in others and len(others) == 6
-    # A fact that changes nothing pip installs keeps the env (apt upgraded picamera2).
-    assert env_key(pi5, load_with(facts, system_picamera2="0.3.23"), "pypi") == key
+    small = replace(pi5, disk_free_mb=400.0, envs=0, leftover_mb=0.0)
+    with pytest.raises(PreflightError, match=r"only 400 MB free in /home/pi/edgenet, need 416 MB \(50 MB to upload "
+                                             r"\+ 350 MB for the dependency env \+ 16 MB margin\)"):
+        check(small, push_mb=50)
+    assert check(replace(small, envs=1), push_mb=50).interpreter == "ai-edge-litert"  # the env is there: 66 MB
+    # an interrupted deploy's leftover is removed before the upload: its space counts as free
+    assert check(replace(small, leftover_mb=20.0), push_mb=50).interpreter == "ai-edge-litert"
+    text = (REC / "pi5_bookworm.txt").read_text().replace("end=ok", "envs=2\nleftover_kb=2048\nend=ok")
+    assert (parse_preflight(text).envs, parse_preflight(text).leftover_mb) == (2, 2.0)

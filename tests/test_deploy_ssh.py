@@ -187,6 +187,34 @@ def test_proxyjump_through_another_board(isolated_ssh, boards):
         assert remote.conn.gateway is not None and remote.conn.gateway.port == boards["a"].port
 
 
+@pytest.mark.skipif(not shutil.which("ssh"), reason="no OpenSSH client (ssh) here")
+def test_ssh_config_include_and_match_blocks_reach_the_boards(isolated_ssh, boards):
+    """Hosts are resolved by `ssh -G`: a name from an `Include`d file (paramiko's parser ignores
+    Include, paramiko #1609) and one set by a `Match` block both connect; the CLI uses the same."""
+    from deploy.connect import connect
+    from deploy.fleet import SshSettings
+    from deploy.hosts import load_ssh_config, resolve_host
+
+    user = boards["user"]
+    included = isolated_ssh / "conf.d" / "boards.conf"
+    included.parent.mkdir()
+    included.write_text(f"Host inc-board\n  HostName 127.0.0.1\n  Port {boards['a'].port}\n")
+    (isolated_ssh / "ssh_config").write_text(
+        f"Include {included.parent}/*.conf\n\n"
+        f"Match originalhost matched-board\n  HostName 127.0.0.1\n  Port {boards['b'].port}\n\n"
+        f"Match host 127.0.0.1\n  User {user.name}\n  IdentityFile {user.key}\n")
+    trust(isolated_ssh, boards["a"], boards["b"])
+    settings = SshSettings()
+    assert resolve_host("inc-board", load_ssh_config(settings.config())).hostname == "inc-board"  # paramiko alone
+    for name, port in (("inc-board", boards["a"].port), ("matched-board", boards["b"].port)):
+        spec = resolve_host(name, settings.config())
+        assert (spec.hostname, spec.port, spec.user, spec.identity_files) == ("127.0.0.1", port, user.name, (str(user.key),))
+        with connect(spec, settings.connect_options()) as remote:
+            assert remote.run(["id", "-un"]).stdout.strip() == user.name
+    r = cli("remote", "matched-board", "run", "--source", "pattern://?frames=1", "--max-frames", "1")
+    assert r.returncode == 0 or "no current release in" in r.stderr, r.stderr  # connected: the board answered
+
+
 # ---- deploy, releases, rollback, hostile names --------------------------------------------------------
 
 # A file name cannot hold '/', so the injections target the remote working folder (the board user's
@@ -313,6 +341,7 @@ def test_redeploys_share_one_dependency_env_and_unused_envs_are_pruned(ssh_ready
 
 
 def test_interrupted_deploy_leaves_previous_release_current_and_runnable(ssh_ready, boards, wheelhouse, tiny_model, tmp_path):
+    """An exception at any step before the switch: the board command removes the release folder."""
     if not board_path(boards, "edgenet/current").exists():
         assert deploy(tiny_model, wheelhouse=wheelhouse)[0].ok
     before = current_target(boards)
@@ -321,18 +350,16 @@ def test_interrupted_deploy_leaves_previous_release_current_and_runnable(ssh_rea
     class Killed(Exception):
         pass
 
-    def kill_after_model_upload(step):
-        if step == "uploaded-model":
-            raise Killed("transfer killed")
+    for step in ("uploaded-model", "venv", "ready"):
+        def kill_at(s, step=step):
+            if s == step:
+                raise Killed(f"killed at {step}")
 
-    report, _ = deploy(tiny_model, wheelhouse=wheelhouse, on_step=kill_after_model_upload)
-    assert not report.ok and "Killed: transfer killed" in report.failed[0].error
-    assert current_target(boards) == before
-    new = set(os.listdir(board_path(boards, "edgenet/releases"))) - releases_before
-    assert len(new) == 1
-    partial = board_path(boards, f"edgenet/releases/{new.pop()}")
-    assert (partial / "model" / tiny_model.name).exists() and not (partial / "release.json").exists()
-    assert not (partial / "venv").exists()
+        report, _ = deploy(tiny_model, wheelhouse=wheelhouse, on_step=kill_at)
+        assert not report.ok and f"Killed: killed at {step}" in report.failed[0].error
+        assert current_target(boards) == before
+        assert set(os.listdir(board_path(boards, "edgenet/releases"))) == releases_before, step
+        assert not [n for n in os.listdir(board_path(boards, "edgenet/envs")) if n.startswith(".")]
     assert remote_run_json()[0]["frame"] == 0  # the previous release still runs
 
 

@@ -3,7 +3,6 @@ the atomic switch through a real sh, fleets with fake tasks, profile --host opti
 
 from __future__ import annotations
 
-import os
 import shlex
 import subprocess
 import sys
@@ -13,11 +12,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from deploy.connect import Result
+from deploy.connect import Result, command_line
 from tests.conftest import ROOT
 from deploy.errors import DeployError
 from deploy.hosts import HostSpec
-from deploy.release import list_releases, parse_smoke, rollback, smoke_command, switch_command
 from deploy.service import ServiceConfig, install_service, logs_command, systemd_quote, unit_text
 
 
@@ -30,7 +28,8 @@ class FakeRemote:
     files: dict = field(default_factory=dict)
     spec: HostSpec = HostSpec(alias="pi@board", hostname="board", user="pi")
 
-    def run(self, command, *, check=True, stream=False, timeout=None, what=None):
+    def run(self, command, *, check=True, stream=False, timeout=None, what=None, cwd=None):
+        command = command_line(command, cwd)  # what goes over ssh
         self.commands.append(command)
         for prefix, result in self.replies.items():
             if command.startswith(prefix):
@@ -46,7 +45,7 @@ def test_unit_text_runs_current_release_as_ssh_user():
                      labels_name="labels.txt", service=ServiceConfig(source="csi://0", run_args=("--headless", "--top-k", "3")))
     lines = text.splitlines()
     assert "User=pi" in lines and "Restart=on-failure" in lines and "WantedBy=multi-user.target" in lines
-    assert ('ExecStart="/home/pi/edgenet/current/venv/bin/edgenet" "run" "--model" '
+    assert ('ExecStart="/home/pi/edgenet/current/venv/bin/python" "-m" "edgenet" "run" "--model" '
             '"/home/pi/edgenet/current/model/mobilenet_v1_050_160_int8.tflite" "--labels" '
             '"/home/pi/edgenet/current/model/labels.txt" "--source" "csi://0" "--headless" "--top-k" "3"') in lines
     assert not any(l.startswith("User=root") for l in lines)
@@ -66,7 +65,7 @@ def test_service_camera_is_left_to_the_board():
     """--camera N reaches the board's `edgenet run` as it is: a Pi's N is csi://N, a PC's v4l2://N."""
     text = unit_text(user="pi", base="/home/pi/edgenet", model_name="m.tflite", labels_name=None,
                      service=ServiceConfig(camera=1))
-    assert ('ExecStart="/home/pi/edgenet/current/venv/bin/edgenet" "run" "--model" '
+    assert ('ExecStart="/home/pi/edgenet/current/venv/bin/python" "-m" "edgenet" "run" "--model" '
             '"/home/pi/edgenet/current/model/m.tflite" "--camera" "1" "--headless"') in text.splitlines()
 
 
@@ -75,8 +74,8 @@ def test_install_service_issues_exact_commands():
     cmds = install_service(fake, release="/home/pi/edgenet/releases/20260101T000000.000Z", base="/home/pi/edgenet",
                            user="pi", model_name="m.tflite", labels_name=None, service=ServiceConfig(source="v4l2://0"))
     unit = "/home/pi/edgenet/releases/20260101T000000.000Z/edgenet.service"
-    assert fake.commands == cmds == [
-        f"sudo -n install -m 0644 {unit} /etc/systemd/system/edgenet.service",
+    assert fake.commands == [shlex.join(c) for c in cmds] == [
+        f"sudo -n install -m 0644 -- {unit} /etc/systemd/system/edgenet.service",
         "sudo -n systemctl daemon-reload",
         "sudo -n systemctl enable edgenet.service",
         "sudo -n systemctl restart edgenet.service",
@@ -93,66 +92,8 @@ def test_install_service_without_passwordless_sudo_is_a_clear_error():
 
 
 def test_logs_command_follows_the_unit():
-    assert logs_command() == "journalctl -u edgenet.service -n 50 --no-pager -f"
-    assert logs_command(10, follow=False) == "journalctl -u edgenet.service -n 10 --no-pager"
-
-
-def test_parse_smoke():
-    out = ('INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n'
-           '{"frame": 0, "top": [{"index": 3, "label": "cat", "score": 0.9}], "infer_ms": 1.5}\n'
-           '{"frame": 1, "top": [{"index": 3, "label": "cat", "score": 0.8}], "infer_ms": 1.2}\n2 frames in ...\n')
-    assert parse_smoke(out) == {"frames": 2, "top1": "cat", "score": 0.8, "infer_ms": 1.2}
-    with pytest.raises(DeployError, match="printed 1 result line"):
-        parse_smoke(out.splitlines()[1])
-
-
-def test_smoke_command_quotes_everything():
-    cmd = smoke_command("/h/edgenet/releases/x/venv", "/h/edgenet/releases/x/model/m; rm -rf $(id).tflite")
-    argv = shlex.split(cmd)
-    assert argv == ["/h/edgenet/releases/x/venv/bin/edgenet", "run", "--model",
-                    "/h/edgenet/releases/x/model/m; rm -rf $(id).tflite", "--source", "pattern://?frames=2",
-                    "--max-frames", "2", "--json", "--threads", "1"]
-
-
-def test_switch_is_atomic_rename_of_a_symlink(tmp_path):
-    base = tmp_path / "edge net; $(touch pwned)"
-    for name in ("20260101T000000.000Z", "20260102T000000.000Z"):
-        (base / "releases" / name).mkdir(parents=True)
-    subprocess.run(["sh", "-c", switch_command(str(base), "releases/20260101T000000.000Z", "s1")], check=True, cwd=tmp_path)
-    assert os.readlink(base / "current") == "releases/20260101T000000.000Z"
-    subprocess.run(["sh", "-c", switch_command(str(base), "releases/20260102T000000.000Z", "s2")], check=True, cwd=tmp_path)
-    assert os.readlink(base / "current") == "releases/20260102T000000.000Z"
-    assert sorted(os.listdir(base)) == ["current", "releases"]  # no temp link left behind
-    assert not (tmp_path / "pwned").exists()
-
-
-def test_rollback_picks_newest_complete_older_release():
-    listing = "20260101T000000.000Z\n20260102T000000.000Z\n20260104T000000.000Z\ncurrent=releases/20260104T000000.000Z\n"
-    fake = FakeRemote(replies={'printf %s "$HOME"': Result("/home/pi", "", 0), "cd ": Result(listing, "", 0)})
-    assert rollback(fake) == ("20260104T000000.000Z", "20260102T000000.000Z")
-    assert fake.commands[-1].startswith("ln -sfn releases/20260102T000000.000Z /home/pi/edgenet/.current-")
-    assert fake.commands[-1].endswith("mv -T /home/pi/edgenet/.current-" + fake.commands[-1].split(".current-")[1].split()[0]
-                                      + " /home/pi/edgenet/current")
-    fake = FakeRemote(replies={'printf %s "$HOME"': Result("/home/pi", "", 0), "cd ": Result("20260101T000000.000Z\ncurrent=releases/20260101T000000.000Z\n", "", 0)})
-    with pytest.raises(DeployError, match="no release older than 20260101T000000.000Z"):
-        rollback(fake)
-
-
-def test_list_releases_script_skips_incomplete_releases(tmp_path):
-    """The listing command itself, through a real sh on a local tree."""
-    base = tmp_path / "edgenet"
-    for name, complete in (("20260101T000000.000Z", True), ("20260102T000000.000Z", False), ("20260103T000000.000Z", True)):
-        (base / "releases" / name).mkdir(parents=True)
-        if complete:
-            (base / "releases" / name / "release.json").write_text("{}")
-    os.symlink("releases/20260103T000000.000Z", base / "current")
-
-    class Local(FakeRemote):
-        def run(self, command, **kw):
-            p = subprocess.run(["sh", "-c", command], capture_output=True, text=True)
-            return Result(p.stdout, p.stderr, p.returncode)
-
-    assert list_releases(Local(), str(base)) == (["20260101T000000.000Z", "20260103T000000.000Z"], "20260103T000000.000Z")
+    assert shlex.join(logs_command()) == "journalctl -u edgenet.service -n 50 --no-pager -f"
+    assert shlex.join(logs_command(10, follow=False)) == "journalctl -u edgenet.service -n 10 --no-pager"
 
 
 def test_fleet_one_failure_does_not_stop_others_and_parallelism_is_bounded(monkeypatch):
@@ -291,28 +232,6 @@ def test_profile_host_grid_uses_the_profilers_builder(monkeypatch, tmp_path):
     assert len(pushed["models"]) == 16 and pushed["args"] == ["--target-fps", "30"]
 
 
-def test_prune_keeps_newest_and_current_and_leaves_incomplete(tmp_path):
-    from deploy.release import _prune
-
-    base = tmp_path / "edgenet"
-    names = ["20260101T000000.000Z", "20260102T000000.000Z", "20260103T000000.000Z", "20260104T000000.000Z"]
-    for name in names:
-        (base / "releases" / name).mkdir(parents=True)
-        (base / "releases" / name / "release.json").write_text("{}")
-    (base / "releases" / "20260105T000000.000Z").mkdir()  # an interrupted deploy: no release.json
-    os.symlink("releases/20260101T000000.000Z", base / "current")  # rolled back to the oldest
-
-    class Local(FakeRemote):
-        def run(self, command, **kw):
-            self.commands.append(command)
-            p = subprocess.run(["sh", "-c", command], capture_output=True, text=True)
-            return Result(p.stdout, p.stderr, p.returncode)
-
-    _prune(Local(), str(base), keep=2)
-    assert sorted(os.listdir(base / "releases")) == ["20260101T000000.000Z", "20260103T000000.000Z",
-                                                      "20260104T000000.000Z", "20260105T000000.000Z"]
-
-
 def test_index_names_in_remote_arguments_become_board_paths():
     from deploy import remote as ops
 
@@ -323,3 +242,44 @@ def test_index_names_in_remote_arguments_become_board_paths():
     assert ops.with_model(["--model=n", "--json"], "/b/m.tflite", "/b/l.txt") == [
         "--model", "/b/m.tflite", "--labels", "/b/l.txt", "--json"]
     assert ops.models_items(["--threads", "1", "--models", "a", "/x/b", "--target-fps", "3"]) == ["a", "/x/b"]
+
+
+# ---- every command sent over ssh: an argv list, quoted in one place -----------------------------------
+
+HOSTILE = ["a b", "$(touch pwned)", "`touch pwned-bt`", "x; touch pwned-semi", "'q'", '"dq"', "a\\b", "-rf", "*",
+           "&& touch pwned-and", "| touch pwned-pipe", "> pwned-redirect", "\u00e9t\u00e9 \U0001f4f7", "%s %n", "~root"]
+
+
+def test_command_lines_carry_hostile_values_through_a_real_shell(tmp_path):
+    """Remote.run/open_channel quote an argv list element by element (and `cd` for cwd): a POSIX shell
+    gets back exactly the values, and runs none of them."""
+    line = command_line(["printf", "%s\\n", *HOSTILE], cwd=str(tmp_path / "d; touch pwned-cwd"))
+    (tmp_path / "d; touch pwned-cwd").mkdir()
+    out = subprocess.run(["sh", "-c", line], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:-1] == HOSTILE
+    assert not list(tmp_path.rglob("pwned*"))
+
+
+def test_every_command_sent_over_ssh_is_an_argv_list_or_a_fixed_script():
+    """No f-string, concatenation, format() or join() builds a command in deploy/: values travel as argv
+    elements, which Remote quotes (command_line), or a command is a constant script of ours."""
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "deploy").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args):
+                continue
+            name, arg = node.func.attr, node.args[0]
+            built = isinstance(arg, (ast.JoinedStr, ast.BinOp)) or (
+                isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute) and arg.func.attr in ("format", "join"))
+            local = isinstance(node.func.value, ast.Name) and node.func.value.id == "subprocess"  # no shell
+            if name in ("run", "open_channel") and built and not local:
+                offenders.append(f"{path.name}:{node.lineno} {name}()")
+            if name in ("exec_command",) and not (isinstance(arg, ast.Call) and getattr(arg.func, "id", "") == "command_line"):
+                offenders.append(f"{path.name}:{node.lineno} exec_command() without command_line()")
+            if name == "run" and isinstance(node.func.value, ast.Attribute) and node.func.value.attr == "conn" and not (
+                    isinstance(arg, ast.Call) and getattr(arg.func, "id", "") == "command_line"):
+                offenders.append(f"{path.name}:{node.lineno} conn.run() without command_line()")
+    assert offenders == []
