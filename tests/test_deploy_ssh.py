@@ -350,13 +350,21 @@ def test_interrupted_deploy_leaves_previous_release_current_and_runnable(ssh_rea
     class Killed(Exception):
         pass
 
-    for step in ("uploaded-model", "venv", "ready"):
+    for step in ("uploaded-model", "venv"):
         def kill_at(s, step=step):
             if s == step:
                 raise Killed(f"killed at {step}")
 
         report, _ = deploy(tiny_model, wheelhouse=wheelhouse, on_step=kill_at)
         assert not report.ok and f"Killed: killed at {step}" in report.failed[0].error
+        assert current_target(boards) == before
+        assert set(os.listdir(board_path(boards, "edgenet/releases"))) == releases_before, step
+        assert not [n for n in os.listdir(board_path(boards, "edgenet/envs")) if n.startswith(".")]
+    # Ctrl-C's flag seen at the last moment, after the smoke test: `commit` is never sent.
+    cancel = __import__("threading").Event()
+    report, _ = deploy(tiny_model, wheelhouse=wheelhouse, cancel=cancel,
+                       on_step=lambda s: cancel.set() if s == "smoke" else None)
+    assert not report.ok and "interrupted before the switch" in report.failed[0].error
         assert current_target(boards) == before
         assert set(os.listdir(board_path(boards, "edgenet/releases"))) == releases_before, step
         assert not [n for n in os.listdir(board_path(boards, "edgenet/envs")) if n.startswith(".")]
