@@ -298,7 +298,9 @@ def artifacts(tmp_path: Path, tiny_model: Path) -> Path:
     return incoming
 
 
-def test_install_with_a_corrupted_artifact_fails_in_one_json_line_and_leaves_nothing(tmp_path, tiny_model):
+def test_missing_or_corrupted_artifacts_exit_3_naming_them_and_leave_nothing(tmp_path, tiny_model):
+    """Everything is decided before anything is written: files the manifest names that are absent or
+    differ (size, sha256) are listed in one JSON line, exit 3, for the caller to copy and run again."""
     base = tmp_path / "base"
     layout = Layout(str(base))
     make_release(layout, S1)
@@ -306,13 +308,69 @@ def test_install_with_a_corrupted_artifact_fails_in_one_json_line_and_leaves_not
     incoming = artifacts(tmp_path, tiny_model)
     model = next(incoming.glob("m;*"))
     model.write_bytes(model.read_bytes()[:-1] + b"\0")  # same size, other bytes
-    proc = board("install", "--base", base, "--manifest", incoming / "manifest.json")
-    assert proc.returncode == 1, proc.stderr
+    manifest = json.loads((incoming / "manifest.json").read_text())
+    manifest["labels"] = {"name": "labels.txt", "size": 3, "sha256": "0" * 64}  # not copied yet
+    proc = board("install", "--base", base, "--manifest", "-", "--artifacts", incoming, stdin=json.dumps(manifest))
+    assert proc.returncode == 3, proc.stderr
     out = result_of(proc)
-    assert out["failed"] and out["changed"] is False and "has sha256" in out["msg"] and "corrupted" in out["msg"]
-    assert layout.stamps() == [S1] and layout.current_stamp() == S1  # the new release folder is gone
+    assert out["failed"] and out["changed"] is False and out["missing_wheels"] == []
+    assert out["missing_artifacts"] == [model.name, "labels.txt"] and "run install again" in out["msg"]
+    assert layout.stamps() == [S1] and layout.current_stamp() == S1 and not os.path.exists(layout.envs)
+    check = board("install", "--base", base, "--manifest", "-", "--artifacts", incoming, "--check",
+                  stdin=json.dumps(manifest))
+    assert check.returncode == 0 and result_of(check)["changed"] is True  # --check: not a failure, nothing written
+    assert result_of(check)["missing_artifacts"] == [model.name, "labels.txt"] and layout.stamps() == [S1]
     assert sorted(os.listdir(incoming)) == sorted(["edgenet-0.1.0-py3-none-any.whl", model.name, "manifest.json"])
     assert not (tmp_path / "pwned").exists() and not Path("/pwned").exists()
+
+
+def test_wheelhouse_wheels_are_asked_for_only_when_the_env_must_be_built(tmp_path, tiny_model):
+    from edgenet.board.install import requirement_set
+
+    base = tmp_path / "base"
+    layout = Layout(str(base))
+    incoming = artifacts(tmp_path, tiny_model)
+    manifest = json.loads((incoming / "manifest.json").read_text())
+    manifest["wheelhouse"] = [{"name": "numpy-9.9-cp311-cp311-linux_x86_64.whl", "size": 5, "sha256": "1" * 64}]
+    args = ("install", "--base", base, "--manifest", "-", "--artifacts", incoming, "--wheelhouse", "wheelhouse")
+    proc = board(*args, "--check", stdin=json.dumps(manifest))
+    assert result_of(proc)["missing_wheels"] == ["numpy-9.9-cp311-cp311-linux_x86_64.whl"]
+    proc = board(*args, stdin=json.dumps(manifest))
+    assert proc.returncode == 3 and result_of(proc)["missing_wheels"] == ["numpy-9.9-cp311-cp311-linux_x86_64.whl"]
+    assert "the wheelhouse lacks 1 wheel(s)" in result_of(proc)["msg"] and layout.stamps() == []
+    # A complete env of the key is there: the wheels are not looked at.
+    key = env_key(requirement_set().lines, "wheelhouse:numpy-9.9-cp311-cp311-linux_x86_64.whl")
+    make_env(layout, f"{key}-{S1}")
+    assert result_of(board(*args, "--check", stdin=json.dumps(manifest)))["missing_wheels"] == []
+
+
+def test_if_changed_answers_from_the_manifest_alone(tmp_path, tiny_model):
+    """The current release already has these artifacts and env key: exit 0, changed false, without the
+    artifacts being on the board (only the wheel, which runs the command, travels)."""
+    from edgenet.board.install import requirement_set
+
+    base = tmp_path / "base"
+    layout = Layout(str(base))
+    incoming = artifacts(tmp_path, tiny_model)
+    manifest = json.loads((incoming / "manifest.json").read_text())
+    key = env_key(requirement_set().lines, "pypi")
+    env = f"{key}-{S1}"
+    make_env(layout, env)
+    folder = make_release(layout, S1)
+    (folder / rel.MARKER).write_text(json.dumps({"env": env, "env_key": key, "artifacts": {
+        k: manifest.get(k) for k in ("wheel", "model", "labels")}}))
+    rel.switch(layout, S1)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = board("install", "--base", base, "--manifest", "-", "--artifacts", empty, "--if-changed",
+                 stdin=json.dumps(manifest))
+    assert proc.returncode == 0, proc.stderr
+    assert result_of(proc) == {"changed": False, "release": S1, "base": str(base), "removed": [],
+                               "msg": "the current release already has these artifacts"}
+    other = dict(manifest, model=dict(manifest["model"], sha256="2" * 64))
+    proc = board("install", "--base", base, "--manifest", "-", "--artifacts", empty, "--if-changed",
+                 stdin=json.dumps(other))
+    assert proc.returncode == 3 and layout.stamps() == [S1]  # a new model: asked for
 
 
 def test_usage_errors_exit_2_with_a_json_line(tmp_path):

@@ -295,11 +295,14 @@ def parse_smoke(stdout: str, stderr: str = "") -> dict:
             "infer_ms": frames[-1].get("infer_ms")}
 
 
-def link_or_copy(src: str, dst: str) -> None:
+def link_or_copy(src: str, dst: str) -> bool:
+    """Hard-link ``src`` to ``dst`` (no space, same bytes), or copy it across filesystems: True if copied."""
     try:
         os.link(src, dst)
+        return False
     except OSError:
         shutil.copyfile(src, dst)
+        return True
 
 
 def free_bytes(path: str) -> int:

@@ -52,13 +52,6 @@ class NoTalk:
         raise AssertionError(word)
 
 
-def _present(path: str, item: dict) -> bool:
-    try:
-        return os.path.getsize(path) == item["size"]
-    except OSError:
-        return False
-
-
 def _unchanged(layout: Layout, current: str, manifest: dict, key: str) -> bool:
     try:
         meta = layout.meta(current)
@@ -97,23 +90,93 @@ def _new_release(layout: Layout) -> tuple:
     raise ReleaseError(f"cannot create a new release folder in {layout.releases}")
 
 
-def install_release(opts: InstallOptions, runner: Runner, log, talk=None) -> dict:
-    """Make a release of ``opts.manifest``'s artifacts current; returns the JSON result (see
-    /work/wt/board-command.md, docs/deploy.md)."""
+class MissingFiles(ReleaseError):
+    """Files the manifest names are absent from the board, or differ from it (the command exits 3)."""
+
+    def __init__(self, artifacts: list, wheels: list):
+        self.artifacts, self.wheels = artifacts, wheels
+        parts = ([f"{', '.join(artifacts)} absent or different in the artifacts folder"] if artifacts else []) + \
+                ([f"the wheelhouse lacks {len(wheels)} wheel(s) the dependency env needs"] if wheels else [])
+        super().__init__("; ".join(parts) + ": copy them, then run install again")
+
+
+@dataclass
+class Plan:
+    """What a run will do, decided by reading only."""
+
+    requirements: object  # a RequirementSet
+    source: Source
+    key: str
+    env: str | None  # the complete env of the key to reuse, or None: one is built
+    unchanged: bool
+    missing_artifacts: list
+    missing_wheels: list
+
+
+def _ok(path: str, item: dict, runner: Runner, hash_it: bool) -> bool:
+    try:
+        if not hash_it:
+            return os.path.getsize(path) == item["size"]
+        verify(path, item, "file", runner)
+        return True
+    except (OSError, ReleaseError):
+        runner.check()
+        return False
+
+
+def plan_release(opts: InstallOptions, layout: Layout, manifest: dict, runner: Runner) -> Plan:
+    """Read-only: the requirement set and env key, whether the current release already is this one
+    (``--if-changed``), and which files the manifest names are missing or different: the artifacts
+    (only when they should be here already, i.e. not in edgenet deploy's interactive mode) and the
+    wheelhouse wheels (only when the env must be built)."""
+    wheelhouse = opts.wheelhouse
+    if wheelhouse is not None and not wheelhouse.startswith("/"):
+        wheelhouse = os.path.join(layout.base, wheelhouse)
+    source = Source(wheelhouse=wheelhouse, index_url=opts.index_url, wheels=list(manifest.get("wheelhouse") or []))
+    requirements = requirement_set()
+    key = env_key(requirements.lines, source.key_text())
+    current = layout.current_stamp()
+    unchanged = bool(opts.if_changed and current and _unchanged(layout, current, manifest, key))
+    env = None if opts.fresh_env else newest_env(layout, key)
+    missing_artifacts, missing_wheels = [], []
+    if not unchanged and opts.artifacts is not None:
+        items = [manifest["wheel"], manifest["model"]] + ([manifest["labels"]] if manifest.get("labels") else [])
+        missing_artifacts = [i["name"] for i in items if not _ok(os.path.join(opts.artifacts, i["name"]), i, runner, True)]
+    if not unchanged and env is None and wheelhouse is not None:
+        missing_wheels = [w["name"] for w in source.wheels
+                          if not _ok(os.path.join(wheelhouse, w["name"]), w, runner, opts.artifacts is not None)]
+    return Plan(requirements, source, key, env, unchanged, missing_artifacts, missing_wheels)
+
+
+def install_release(opts: InstallOptions, runner: Runner, log, talk=None, check_only: bool = False) -> dict:
+    """Make a release of ``opts.manifest``'s artifacts current; returns the JSON result (docs/deploy.md,
+    "The board command"). ``check_only``: say what a run would do, change nothing."""
     talk = talk or NoTalk()
     layout = Layout(resolve_base(opts.base))
     manifest = check_manifest(opts.manifest)
-    if opts.release is not None:
+    plan = None
+    if opts.release is not None:  # edgenet deploy: the folder exists and is being uploaded into
         stamp, rel = opts.release, layout.release(opts.release)
         if not os.path.isdir(rel) or os.path.isfile(os.path.join(rel, MARKER)):
             raise ReleaseError(f"{rel} is not a release being uploaded")
-    else:
+    else:  # everything is decided before anything is written
+        plan = plan_release(opts, layout, manifest, runner)
+        if plan.unchanged:
+            current = layout.current_stamp()
+            log(f"nothing to do: releases/{current} already has these artifacts and dependencies")
+            return {"changed": False, "release": current, "base": layout.base, "removed": [],
+                    "msg": "the current release already has these artifacts"}
+        if check_only:
+            return {"changed": True, "base": layout.base, "env": plan.env, "missing_artifacts": plan.missing_artifacts,
+                    "missing_wheels": plan.missing_wheels, "msg": "a run would make a new release"}
+        if plan.missing_artifacts or plan.missing_wheels:
+            raise MissingFiles(plan.missing_artifacts, plan.missing_wheels)
         stamp, rel = _new_release(layout)
     lock = ReleaseLock(os.path.join(rel, LOCK))
     if not lock.acquire(blocking=False):
         raise ReleaseError(f"another run is working on {rel}")
     try:
-        result = _install(opts, runner, log, talk, layout, manifest, stamp, rel)
+        result = _install(opts, runner, log, talk, layout, manifest, stamp, rel, plan)
     except BaseException:
         if layout.current_stamp() != stamp:  # never remove what became current
             remove_tree(rel)
@@ -123,83 +186,73 @@ def install_release(opts: InstallOptions, runner: Runner, log, talk=None) -> dic
         raise
     finally:
         lock.release()
-    if result["changed"]:
-        try:
-            with BaseLock(layout):
-                result["removed"] += prune(layout, opts.keep, env_in_use=result["env"])
-        except OSError as exc:  # housekeeping only: the release is current
-            log(f"pruning old releases failed: {exc}")
+    try:
+        with BaseLock(layout):
+            result["removed"] += prune(layout, opts.keep, env_in_use=result["env"])
+    except OSError as exc:  # housekeeping only: the release is current
+        log(f"pruning old releases failed: {exc}")
     return result
 
 
-def _install(opts, runner, log, talk, layout, manifest, stamp, rel) -> dict:
+def _install(opts, runner, log, talk, layout, manifest, stamp, rel, plan) -> dict:
+    previous = layout.current_stamp()
     with BaseLock(layout):
         removed = remove_dead_leftovers(layout, keep=stamp)
     for r in removed:
         log(f"removed the leftover {r} of an interrupted deploy")
     wheel_item, model_item, labels_item = manifest["wheel"], manifest["model"], manifest.get("labels")
-    here = rel if opts.release is not None else opts.artifacts
-    wheel_here = os.path.join(here, wheel_item["name"])
-    verify(wheel_here, wheel_item, "wheel", runner)  # before anything is read from it
-    wheelhouse = opts.wheelhouse
-    if wheelhouse is not None and not wheelhouse.startswith("/"):
-        wheelhouse = os.path.join(layout.base, wheelhouse)
-    source = Source(wheelhouse=wheelhouse, index_url=opts.index_url, wheels=list(manifest.get("wheelhouse") or []))
-    requirements = requirement_set()
-    key = env_key(requirements.lines, source.key_text())
-    previous = layout.current_stamp()
-    if opts.if_changed and previous and _unchanged(layout, previous, manifest, key):
-        remove_tree(rel)
-        log(f"nothing to do: releases/{previous} already has these artifacts and dependencies")
-        return {"changed": False, "release": previous, "base": layout.base, "removed": removed,
-                "msg": "the current release already has these artifacts"}
+    files = [model_item] + ([labels_item] if labels_item else [])
+    interactive = opts.release is not None
+    if interactive:  # the wheel is here (it runs this command); the rest is uploaded after the checks
+        verify(os.path.join(rel, wheel_item["name"]), wheel_item, "wheel", runner)
+        plan = plan_release(opts, layout, manifest, runner)
+    source, requirements, key = plan.source, plan.requirements, plan.key
+    missing_wheels = set(plan.missing_wheels)
 
     # Free space, before anything big is written (dead leftovers are gone by now).
-    files = [model_item] + ([labels_item] if labels_item else [])
-    missing = [w for w in source.wheels if not _present(os.path.join(wheelhouse, w["name"]), w)]
-    missing_names = {w["name"] for w in missing}
-    writes = sum(f["size"] for f in files) + sum(w["size"] for w in missing)
-    if opts.release is None and os.stat(here).st_dev == os.stat(rel).st_dev:
-        writes = 0  # hard links
-    elif opts.release is None:
-        writes += wheel_item["size"]
-    env_name = None if opts.fresh_env else newest_env(layout, key)
+    wheel_items = [w for w in source.wheels if w["name"] in missing_wheels]
+    writes = sum(w["size"] for w in wheel_items) if interactive else 0
+    if interactive:
+        writes += sum(f["size"] for f in files)
+    elif os.stat(opts.artifacts).st_dev != os.stat(rel).st_dev:
+        writes += wheel_item["size"] + sum(f["size"] for f in files)  # copied, not linked
     needs = {rel: writes}
-    if env_name is None:
+    if plan.env is None:
         needs[layout.envs] = source.estimate_bytes()
     free_mb, need_mb = check_space(needs)
     os.makedirs(os.path.join(rel, "model"), exist_ok=True)
-    if opts.release is not None:
-        talk.event("upload", release=rel, missing=[w["name"] for w in missing], free_mb=free_mb, need_mb=need_mb)
+    if interactive:
+        talk.event("upload", release=rel, missing=sorted(missing_wheels), free_mb=free_mb, need_mb=need_mb)
         talk.expect("uploaded")
     else:
-        link_or_copy(wheel_here, os.path.join(rel, wheel_item["name"]))
+        copied = link_or_copy(os.path.join(opts.artifacts, wheel_item["name"]), os.path.join(rel, wheel_item["name"]))
         for item in files:
-            link_or_copy(os.path.join(here, item["name"]), os.path.join(rel, "model", item["name"]))
+            copied |= link_or_copy(os.path.join(opts.artifacts, item["name"]), os.path.join(rel, "model", item["name"]))
 
-    # Every artifact verified here, on the board.
+    # Every artifact verified here, on the board (again after a copy: the copy could be cut short).
     wheel = os.path.join(rel, wheel_item["name"])
-    verify(wheel, wheel_item, "wheel", runner)
+    if interactive or copied:
+        verify(wheel, wheel_item, "wheel", runner)
+        for item, what in ((model_item, "model"), (labels_item, "labels")):
+            if item is not None:
+                verify(os.path.join(rel, "model", item["name"]), item, what, runner)
     link_or_copy(wheel, os.path.join(rel, BOARD_WHEEL))
-    for item, what in ((model_item, "model"), (labels_item, "labels")):
-        if item is not None:
-            verify(os.path.join(rel, "model", item["name"]), item, what, runner)
-    for w in source.wheels:
-        final = os.path.join(wheelhouse, w["name"])
-        if w["name"] in missing_names:
-            uploaded = os.path.join(here if opts.release is None else rel, "wheelhouse", w["name"])
-            verify(uploaded if os.path.exists(uploaded) else final, w, "wheelhouse wheel", runner)
-            if os.path.exists(uploaded):
-                os.makedirs(wheelhouse, exist_ok=True)
+    if plan.env is None:
+        for w in source.wheels:
+            final = os.path.join(source.wheelhouse, w["name"])
+            uploaded = os.path.join(rel, "wheelhouse", w["name"])
+            if w["name"] in missing_wheels and interactive:
+                verify(uploaded, w, "wheelhouse wheel", runner)
+                os.makedirs(source.wheelhouse, exist_ok=True)
                 os.replace(uploaded, final)
-        else:
-            try:
-                verify(final, w, "wheelhouse wheel", runner)
-            except ReleaseError:
-                os.unlink(final)  # the next deploy uploads it again
-                raise
+            elif interactive:  # present with the right size: now its sha256
+                try:
+                    verify(final, w, "wheelhouse wheel", runner)
+                except ReleaseError:
+                    os.unlink(final)  # the next deploy uploads it again
+                    raise
     log(f"verified on the board: {', '.join(f['name'] for f in [wheel_item] + files)}"
-        + (f" and {len(source.wheels)} wheelhouse wheel(s)" if source.wheels else ""))
+        + (f" and {len(source.wheels)} wheelhouse wheel(s)" if source.wheels and plan.env is None else ""))
     talk.event("verified")
 
     # The dependency env: found, or built now. The choice is noted under the base lock so a

@@ -7,8 +7,9 @@ only), by ``edgenet deploy`` over ssh and by an Ansible task alike::
         --base ~/edgenet --manifest incoming/manifest.json --wheelhouse wheelhouse --if-changed
 
 stdout gets exactly one JSON line, always with ``changed`` (``failed`` and ``msg`` on failure);
-progress goes to stderr. Exit 0 ok, 1 a step failed, 2 bad arguments, 130 aborted (a signal, or in
-``--interactive`` mode the client went away). ``--interactive`` (edgenet deploy's mode): the
+progress goes to stderr. Exit 0 ok, 1 a step failed, 2 bad arguments, 3 files the manifest names are
+missing or different (``missing_artifacts``, ``missing_wheels``: copy them, run again), 130 aborted (a
+signal, or in ``--interactive`` mode the client went away). ``--check`` changes nothing. ``--interactive`` (edgenet deploy's mode): the
 manifest comes on stdin, JSON events go to stdout, and the run waits for ``uploaded`` and ``commit``
 lines; end of input means abort. The layout, locks and steps are edgenet.board.releases/install.
 """
@@ -26,7 +27,7 @@ import threading
 from edgenet.board.releases import (DEFAULT_KEEP, Aborted, BadInput, Layout, ReleaseError, remove_dead_leftovers,
                                     resolve_base)
 
-EXIT_FAILED, EXIT_USAGE, EXIT_ABORTED = 1, 2, 130
+EXIT_FAILED, EXIT_USAGE, EXIT_MISSING, EXIT_ABORTED = 1, 2, 3, 130
 
 
 def log(message: str) -> None:
@@ -104,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--keep", type=int, default=DEFAULT_KEEP, help="complete releases kept (>= 2)")
     i.add_argument("--fresh-env", action="store_true", help="build the dependency env again")
     i.add_argument("--if-changed", action="store_true", help="do nothing when the current release is the same")
+    i.add_argument("--check", action="store_true",
+                   help="change nothing: say whether a run would make a new release, and which files it lacks")
     r = sub.add_parser("rollback", help="switch current to the previous complete release")
     r.add_argument("--base", required=True)
     r.add_argument("--to", metavar="STAMP", help="this complete release instead of the previous one")
@@ -114,10 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _manifest(args, talk) -> tuple:
     if args.manifest == "-":
-        if talk is None:
-            raise BadInput("--manifest - needs --interactive")
-        text = talk.line()
-        return json.loads(text), args.artifacts
+        if talk is not None:  # interactive: the first line
+            return json.loads(talk.line()), args.artifacts
+        if not args.artifacts:
+            raise BadInput("--manifest - (on stdin) needs --artifacts DIR: where the files it names are")
+        return json.loads(sys.stdin.read()), args.artifacts
     try:
         with open(args.manifest) as f:
             data = json.load(f)
@@ -153,7 +157,9 @@ def run(args) -> dict:
         opts = InstallOptions(base=args.base, manifest=manifest, artifacts=None if args.release else artifacts,
                               release=args.release, wheelhouse=args.wheelhouse, index_url=args.index_url,
                               keep=args.keep, fresh_env=args.fresh_env, if_changed=args.if_changed)
-        return install_release(opts, runner, log, talk)
+        if args.check and args.interactive:
+            raise BadInput("--check is for a non-interactive install")
+        return install_release(opts, runner, log, talk, check_only=args.check)
     layout = Layout(resolve_base(args.base))
     if args.action == "rollback":
         old, new = rollback(layout, args.to)
@@ -173,7 +179,13 @@ def main(argv: list | None = None) -> int:
         log(str(exc))
         result, code = {"changed": False, "failed": True, "aborted": True, "msg": str(exc)}, EXIT_ABORTED
     except ReleaseError as exc:
+        from edgenet.board.install_flow import MissingFiles
+
         log(f"error: {exc}")
+        if isinstance(exc, MissingFiles):  # the one use of exit 3: copy these, run again
+            emit({"changed": False, "failed": True, "missing_artifacts": exc.artifacts, "missing_wheels": exc.wheels,
+                  "msg": str(exc)})
+            return EXIT_MISSING
         result = {"changed": False, "failed": True, "msg": str(exc)}
         code = EXIT_USAGE if isinstance(exc, BadInput) else EXIT_FAILED
     except OSError as exc:  # a full disk, a permission: one line, what was written is already removed
