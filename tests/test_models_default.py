@@ -114,7 +114,7 @@ def test_the_built_in_default_offline(cache, monkeypatch, tmp_path):
     lines = done.stderr.splitlines()
     assert lines[0] == ("edgenet: model mobilenet_v1_050_160 (the built-in default; `edgenet profile --target-fps F` "
                         "picks one for this board)")
-    assert lines[-1].startswith(f"edgenet: error: cannot reach 127.0.0.1:{port}") and "--model PATH" in lines[-1]
+    assert lines[-1].startswith(f"edgenet: error: cannot reach 127.0.0.1:{port}") and "path of a .tflite file" in lines[-1]
     assert not (cache / "models").exists() or list((cache / "models").iterdir()) == []
     bad = edgenet("eval", "--images", str(tmp_path / "nope"))
     assert bad.returncode == 2 and bad.stderr.strip() == f"edgenet: error: image folder not found: {tmp_path / 'nope'}"

@@ -295,7 +295,7 @@ def test_offline_says_mirror_pull_elsewhere_and_model_path(tmp_path, env, monkey
         {"name": "gone", "url": f"http://127.0.0.1:{port}/gone.tflite", "sha256": "0" * 64}])))
     line = one_error_line(edgenet("models", "pull", "gone"), 1)
     assert f"cannot reach 127.0.0.1:{port}" in line
-    assert "EDGENET_MODEL_MIRROR=URL" in line and "`edgenet models pull gone`" in line and "--model PATH" in line
+    assert "EDGENET_MODEL_MIRROR=URL" in line and "`edgenet models pull gone`" in line and "path of a .tflite file" in line
     assert str(env / "models") in line
     assert cache_files(env) == []
 

@@ -54,7 +54,7 @@ def offline_hint(what: str) -> str:
 
     return (f"no internet here? set EDGENET_MODEL_MIRROR=URL to a server with the model files, or run "
             f"`edgenet models pull {what}` on a machine with internet and copy its models cache folder to "
-            f"{cache_dir('models')}, or give --model PATH to a .tflite file")
+            f"{cache_dir('models')}, or give the path of a .tflite file instead of the name")
 
 
 def sha256_file(path: str | os.PathLike) -> str:
