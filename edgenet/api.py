@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import io
 import os
+import threading
+import warnings
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple
 
 import cv2
 import numpy as np
 
-from edgenet.errors import UsageError
+from edgenet.errors import SourceError, UsageError
 from edgenet.labels import load_labels
 from edgenet.postprocess import top_k
 from edgenet.preprocess import DEFAULT_CROP, preprocess
@@ -113,7 +115,7 @@ def frames(source: str | int = 0, *, max_frames: int | None = None, width: int |
     """BGR uint8 frames from a camera number or any source URI of ``edgenet run`` (``csi://0``,
     ``/dev/video0``, ``rtsp://...``, a video file, a folder of images, ``pattern://``), until it ends."""
     from edgenet.board.camera import camera_uri
-    from edgenet.sources import open_source
+    from edgenet.sources import name_files, open_source
 
     if max_frames is not None and max_frames < 1:
         raise UsageError(f"max_frames must be at least 1, got {max_frames}")
@@ -121,21 +123,29 @@ def frames(source: str | int = 0, *, max_frames: int | None = None, width: int |
     count = 0
     with open_source(uri, width=width, height=height, fps=fps) as src:
         while max_frames is None or count < max_frames:
-            frame = src.read()
+            frame = src.read()  # a folder of unreadable images raises SourceError naming them
             if frame is None:
-                return
+                break
             count += 1
             yield frame
+        skipped = getattr(src, "skipped", None)
+    if count == 0:
+        raise SourceError(f"{src.name} gave no frames")  # an empty success would hide a broken source
+    if skipped:
+        warnings.warn(f"skipped {len(skipped)} unreadable image(s): {name_files(skipped)}", stacklevel=2)
 
 
 def run(source: str | int = 0, model: str | os.PathLike | None = None, *,
-        on_result: Callable[[np.ndarray, list[Prediction]], None] | None = None, quiet: bool = True, **options):
+        on_result: Callable[[np.ndarray, list[Prediction]], None] | None = None, quiet: bool = True,
+        stop: threading.Event | None = None, **options):
     """The live loop of ``edgenet run`` (capture in its own thread, newest frame first for cameras).
 
     ``options`` are ``edgenet.pipeline.RunConfig`` fields (``threads``, ``labels``, ``top_k``,
     ``max_frames``, ``duration``, ``record``, ...); the window is off unless ``headless=False``.
     ``on_result(frame, predictions)`` is called for every frame. ``quiet`` drops the once-a-second
-    lines. Returns the run's summary (FPS, per-stage timings, environment).
+    lines. Setting ``stop`` (from another thread or your own signal handler) ends the loop cleanly: the
+    recording is closed and the summary returned. Returns the run's summary (FPS, per-stage timings,
+    environment).
     """
     from edgenet.board.camera import camera_uri
     from edgenet.pipeline import RunConfig, run_pipeline
@@ -147,4 +157,5 @@ def run(source: str | int = 0, model: str | os.PathLike | None = None, *,
     # The raw frame (result.image): nothing is drawn on the loop's thread for it.
     sinks = [] if on_result is None else [Callback(lambda result: on_result(
         result.image, [Prediction(result.picked.labels[i], s) for i, s in zip(result.picked.indices, result.picked.scores)]))]
-    return run_pipeline(config, sinks=sinks, out=io.StringIO() if quiet else None, log=_quiet if quiet else None)
+    return run_pipeline(config, sinks=sinks, out=io.StringIO() if quiet else None, log=_quiet if quiet else None,
+                        stop=stop)

@@ -33,7 +33,7 @@ from edgenet.preprocess import DEFAULT_CROP, preprocess
 from edgenet.preprocess import describe as describe_preprocessing
 from edgenet.board.manifest import environment
 from edgenet.runtime import load_interpreter
-from edgenet.sources import image_files
+from edgenet.sources import image_files, name_files
 
 
 @dataclass
@@ -51,6 +51,7 @@ class EvalReport:
     keep_aspect: bool = True
     ground_truth: str | None = None  # the CSV used, if any
     notes: list[str] = field(default_factory=list)  # things the user should know (said once by the CLI)
+    warnings: list[str] = field(default_factory=list)  # things that went wrong but did not stop the run
 
     def as_dict(self) -> dict:
         return {
@@ -161,7 +162,7 @@ def list_samples(images: str, labels: list[str], ground_truth: str | None = None
 def _from_csv(images: str, path: str, offset: int, classes: int) -> list[tuple[str, int]]:
     if not os.path.isfile(path):
         raise DatasetError(f"ground-truth CSV not found: {path}")
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's UTF-8 starts with a BOM
         rows = list(csv.reader(f))
     if not rows:
         raise DatasetError(f"ground-truth CSV is empty: {path}")
@@ -238,7 +239,10 @@ def evaluate(
         row["top5"] += in5
     count = len(samples) - len(unreadable)
     if count == 0:
-        raise DatasetError(f"none of the {len(samples)} images in {images} could be read")
+        raise DatasetError(f"none of the {len(samples)} images in {images} could be read: {name_files(unreadable)}")
+    warnings = []
+    if unreadable:
+        warnings.append(f"skipped {len(unreadable)} unreadable image(s): {name_files(unreadable)}")
     for row in per_class.values():
         row["top1"] = round(row["top1"] / row["count"], 4)
         row["top5"] = round(row["top5"] / row["count"], 4)
@@ -247,6 +251,7 @@ def evaluate(
         top1=hits1 / count, top5=hits5 / count, per_class=per_class, unreadable=unreadable,
         seconds=time.perf_counter() - started, environment=environment(model), crop=crop, keep_aspect=keep_aspect,
         ground_truth=None if ground_truth is None else os.path.abspath(ground_truth), notes=notes,
+        warnings=warnings,
     )
 
 

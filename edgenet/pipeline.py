@@ -9,21 +9,23 @@ TFLite interpreter release the GIL, so the two threads really run on two cores. 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import IO, Callable, Sequence
 
 from edgenet.board.manifest import environment
 from edgenet.capture import Backoff, Capture, EndOfStream, FrameTimeout
-from edgenet.errors import UsageError
+from edgenet.errors import SourceError, UsageError
 from edgenet.labels import load_labels
+from edgenet.limits import MAX_SECONDS
 from edgenet.models import resolve_model
 from edgenet.outputs import check_output_path
 from edgenet.postprocess import TopK
 from edgenet.preprocess import DEFAULT_CROP, Preprocessor
 from edgenet.runtime import load_interpreter
 from edgenet.sinks import FrameResult, Sink, StreamInfo, close_all, open_all, standard_sinks
-from edgenet.sources import open_source, parse_source
+from edgenet.sources import name_files, open_source, parse_source
 from edgenet.stats import Summary, summarize
 
 STAGES = ("capture_wait", "preprocess", "inference", "postprocess", "render")
@@ -52,8 +54,9 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.max_frames is not None and self.max_frames < 1:
             raise UsageError(f"--max-frames must be at least 1, got {self.max_frames}")
-        if self.duration is not None and self.duration <= 0:
-            raise UsageError(f"--duration must be positive, got {self.duration}")
+        for option, value in (("--duration", self.duration), ("--reconnect-timeout", self.reconnect_timeout)):
+            if value is not None and not 0 < value <= MAX_SECONDS:  # NaN fails too
+                raise UsageError(f"{option} must be > 0 and at most {MAX_SECONDS:g} s (a year), got {value}")
         if not 0.0 < self.crop <= 1.0:
             raise UsageError(f"--crop must be in (0, 1], got {self.crop}")
         if not 0.0 <= self.smoothing < 1.0:
@@ -102,11 +105,13 @@ def run_pipeline(
     out: IO[str] | None = None,
     log: Callable[[str], None] | None = None,
     sinks: Sequence[Sink] = (),
+    stop: threading.Event | None = None,
 ) -> RunSummary:
     """Run the loop until the source ends, a bound is hit, or a sink asks to stop (a closed window).
 
     Results go to the sinks ``config``'s output options ask for (JSON lines, window or status line
-    on ``out``, recorder) and to ``sinks`` (e.g. the live view).
+    on ``out``, recorder) and to ``sinks`` (e.g. the live view). ``stop``, when set (a signal handler,
+    another thread), ends the loop after the frame in hand, as a bound does: the summary is returned.
     """
     out = out or sys.stdout
     log = log or (lambda message: print(f"edgenet: {message}", file=sys.stderr, flush=True))
@@ -137,18 +142,20 @@ def run_pipeline(
     started = first = time.perf_counter_ns()
     deadline = started + int(config.duration * 1e9) if config.duration else None
     e2e = 0.0
+    ended = False  # the source ran out (not a bound, a closed window or a stop)
     try:
         open_all(outputs, StreamInfo(source.name, live, source.nominal_fps))
         capture.start()
         while True:
             t0 = time.perf_counter_ns()
-            if deadline is not None and t0 >= deadline:
+            if (deadline is not None and t0 >= deadline) or (stop is not None and stop.is_set()):
                 break
             try:
                 frame = capture.get(timeout=0.25)
             except FrameTimeout:
                 continue
             except EndOfStream:
+                ended = True
                 break
             t1 = time.perf_counter_ns()
             model.set_input(frame.tensor)
@@ -179,6 +186,11 @@ def run_pipeline(
     finally:
         capture.stop()
         close_all(outputs)
+    skipped = getattr(source, "skipped", None)
+    if skipped:
+        log(f"warning: skipped {len(skipped)} unreadable image(s): {name_files(skipped)}")
+    if frames == 0 and ended:
+        raise SourceError(f"{source.name} gave no frames")  # an empty success would hide a broken source
     end = time.perf_counter_ns()
     stages = {name: summarize(samples) for name, samples in timings.items() if samples}
     inference = stages.get("inference")

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from edgenet.errors import ModelError, RuntimeNotAvailable, UsageError
+from edgenet.limits import MAX_THREADS
 from edgenet.preprocess import InputSpec, dequantize
 
 # name -> (module to import, pip distribution for version and install hints)
@@ -112,8 +113,8 @@ class Model:
         check_model_file(path)
         self.path = path
         self.threads = threads if threads is not None else default_threads()
-        if self.threads < 1:
-            raise UsageError(f"threads must be at least 1, got {self.threads}")
+        if not 1 <= self.threads <= MAX_THREADS:
+            raise UsageError(f"threads must be from 1 to {MAX_THREADS}, got {self.threads}")
         self.runtime, module = resolve_runtime(runtime)
         self.runtime_version = runtime_version(self.runtime)
         kwargs: dict[str, Any] = {"model_path": path, "num_threads": self.threads}

@@ -32,11 +32,19 @@ from edgenet.board.camera import (ARGUS_HINT, CSI_FPS, CSI_HEIGHT, CSI_WIDTH, GS
                                   jetson_csi_pipeline)
 from edgenet.board.identity import is_jetson
 from edgenet.errors import SourceError, SourceLost
+from edgenet.limits import MAX_FRAME_SIDE
 
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".h264", ".mjpg", ".mjpeg"}
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp")
 _OPTION_TYPES = {"width": int, "height": int, "fps": float, "frames": int}
+_OPTION_MAX = {"width": MAX_FRAME_SIDE, "height": MAX_FRAME_SIDE, "fps": 1000.0, "frames": 10**12}
+
+def name_files(paths: list[str], shown: int = 3) -> str:
+    """``a.jpg, b.jpg, c.jpg and 7 more``: files named in one line."""
+    more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
+    return ", ".join(paths[:shown]) + more
+
 
 def is_image_file(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
@@ -70,8 +78,8 @@ def _options(query: str, uri: str) -> dict:
             opts[key] = _OPTION_TYPES[key](value)
         except ValueError:
             raise SourceError(f"option {key}={value!r} in source {uri!r} is not a number") from None
-        if opts[key] <= 0:
-            raise SourceError(f"option {key} in source {uri!r} must be positive")
+        if not 0 < opts[key] <= _OPTION_MAX[key]:  # NaN and inf fail too
+            raise SourceError(f"option {key} in source {uri!r} must be > 0 and at most {_OPTION_MAX[key]:g}")
     return opts
 
 
@@ -204,7 +212,9 @@ class OpenCVSource(FrameSource):
 
 
 class ImageFolderSource(FrameSource):
-    """Every image of a folder (sorted) or a glob, once; unreadable files are skipped and counted."""
+    """Every image of a folder (sorted) or a glob, once. Unreadable files (empty, truncated, text named
+    .jpg) are skipped and listed in ``skipped``; when none could be read, the end is a SourceError naming
+    them, not an empty success."""
 
     def __init__(self, location: str):
         self.name = location
@@ -215,6 +225,7 @@ class ImageFolderSource(FrameSource):
             self.paths = sorted(p for p in paths if is_image_file(p))
         self.skipped: list[str] = []
         self.current: str | None = None
+        self.delivered = 0
         self._next = 0
 
     def open(self) -> None:
@@ -228,8 +239,13 @@ class ImageFolderSource(FrameSource):
             frame = cv2.imread(path, cv2.IMREAD_COLOR)
             if frame is not None:
                 self.current = path
+                self.delivered += 1
                 return frame
             self.skipped.append(path)
+        if not self.delivered and self.skipped:
+            what = "image" if len(self.paths) == 1 else f"any of the {len(self.paths)} images"
+            raise SourceError(f"cannot read {what} ({name_files(self.skipped)}): empty, truncated or not "
+                              "a picture OpenCV can decode")
         return None
 
 

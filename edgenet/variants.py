@@ -11,12 +11,20 @@ import re
 from dataclasses import dataclass
 
 from edgenet.errors import UsageError
+from edgenet.limits import MAX_RESOLUTION
 
 STANDARD_ALPHAS = (1.0, 0.75, 0.5, 0.25)
 STANDARD_RESOLUTIONS = (224, 192, 160, 128)
 PRECISIONS = ("int8", "float32")  # what edgenet builds: full int8, or float32
 
 _NAME = re.compile(r"^mobilenet_v1_(\d{3})_(\d{2,4})$")
+
+
+def check_resolution(resolution: int) -> int:
+    """The one resolution rule (UsageError if broken): a multiple of 8, 32 .. MAX_RESOLUTION."""
+    if not 32 <= resolution <= MAX_RESOLUTION or resolution % 8:
+        raise UsageError(f"resolution must be a multiple of 8 from 32 to {MAX_RESOLUTION}, got {resolution}")
+    return resolution
 
 
 @dataclass(frozen=True, order=True)
@@ -27,10 +35,7 @@ class Variant:
     def __post_init__(self) -> None:
         if not (0.0 < self.alpha <= 1.0):
             raise UsageError(f"alpha must be in (0, 1], got {self.alpha}")
-        if self.resolution < 32 or self.resolution % 8:
-            raise UsageError(
-                f"resolution must be a multiple of 8 and at least 32, got {self.resolution}"
-            )
+        check_resolution(self.resolution)
         if round(self.alpha * 100) != self.alpha * 100:
             raise UsageError(f"alpha {self.alpha} has more than two decimals; use e.g. 0.35")
 

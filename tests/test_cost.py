@@ -115,7 +115,7 @@ def test_info_cli_json_and_errors():
     assert len(grid) == 16 and grid[0]["name"] == "mobilenet_v1_100_224" and grid[0]["published"]["top1_quant"] == 70.0
     bad = subprocess.run([sys.executable, "-m", "edgenet", "info", "--resolution", "100"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and bad.stderr.strip() == "edgenet: error: resolution must be a multiple of 8 and at least 32, got 100"
+    assert bad.returncode == 2 and bad.stderr.strip() == "edgenet: error: resolution must be a multiple of 8 from 32 to 1024, got 100"
 
 
 def test_the_numbers_quoted_in_docs_cost_model_are_what_the_code_returns():

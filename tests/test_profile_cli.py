@@ -188,8 +188,8 @@ def test_sustained_on_a_fake_pi_picks_on_steady_fps(models, accuracy, tmp_path):
 @pytest.mark.parametrize("hide_matplotlib, extra, message", [
     (True, ["--plot"], "--plot needs matplotlib: pip install 'edgenet[plot]'"),
     (True, ["--out", "results", "--plot"], "--plot needs matplotlib"),
-    (False, ["--csv", "/no/such/dir/p.csv"], "cannot write /no/such/dir/p.csv: folder /no/such/dir does not exist"),
-    (False, ["--plot", "/no/such/dir/p.png"], "cannot write /no/such/dir/p.png: folder /no/such/dir does not exist"),
+    (False, ["--csv", "/no/such/dir/p.csv"], "cannot write --csv /no/such/dir/p.csv: folder /no/such/dir does not exist"),
+    (False, ["--plot", "/no/such/dir/p.png"], "cannot write --plot /no/such/dir/p.png: folder /no/such/dir does not exist"),
 ])
 def test_outputs_are_checked_before_measuring(models, tmp_path, hide_matplotlib, extra, message):
     """Without matplotlib (hidden from this run) or with an output folder missing: one line, exit 2,

@@ -167,7 +167,7 @@ def test_cli_writes_the_npz(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--source", "EMPTY"], "no images"),
-    (["--source", "BROKEN"], "no calibration samples"),
+    (["--source", "BROKEN"], "cannot read image"),
     (["--source", "IMGS", "--resolution", "100"], "multiple of 8"),
     (["--source", "IMGS", "-o", "/nonexistent/dir/c.npz"], "does not exist"),
 ])

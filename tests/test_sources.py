@@ -72,7 +72,7 @@ def test_parse_paths(media, rel, kind):
         ("pattern://zebra", "test pattern"),
         ("pattern://?width=abc", "not a number"),
         ("pattern://?colour=red", "unknown option"),
-        ("v4l2://0?width=-5", "positive"),
+        ("v4l2://0?width=-5", "must be > 0"),
     ],
 )
 def test_bad_uris(uri, message):

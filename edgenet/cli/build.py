@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from edgenet.cli.common import positive_int
+from edgenet.cli.common import class_count, positive_int
 
 # float vs int8 top-1 on held-out calibration samples, for a model of a few classes; for 1000-class
 # models agreement is not the measure (QAT int8 agrees with float 92-97 % at equal top-1): --eval-images
@@ -31,7 +31,7 @@ def register(sub) -> None:
     p.add_argument("--io", choices=("int8", "uint8"), default="int8", help="input/output tensor type (default int8)")
     p.add_argument("--float", dest="float_model", action="store_true", help="float32 model instead of int8")
     p.add_argument("--per-tensor", action="store_true", help="per-tensor weight scales (default: per channel)")
-    p.add_argument("--classes", type=positive_int, help="number of classes (default: from --labels or the weights file, else 1000)")
+    p.add_argument("--classes", type=class_count, help="number of classes (default: from --labels or the weights file, else 1000)")
     p.add_argument("--labels", help="labels file, one class a line (written beside the model)")
     p.add_argument("--activation", choices=("relu6", "relu"), default="relu6")
     p.add_argument("--holdout", type=float, default=0.2, help="fraction of calibration samples held out for the report (default 0.2)")
@@ -52,9 +52,16 @@ def register(sub) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from edgenet.errors import UsageError
+    from edgenet.outputs import check_output_folder, check_output_path
+    from edgenet.variants import check_resolution
 
+    # Before TensorFlow loads (seconds) and the build runs (more): bad input costs nothing.
+    if args.resolution is not None:
+        check_resolution(args.resolution)
     if args.grid:
+        check_output_folder(args.output, option="-o")
         return _grid(args)
+    check_output_path(args.output, (".tflite",))
     calibration = args.calibration or [None]
     if len(calibration) > 1:
         raise UsageError("one --calibration file for a single model (several are for --grid)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import warnings
 
-from edgenet.cli.common import add_crop_option, add_source_options, positive_float, positive_int, source_uri
+from edgenet.cli.common import add_crop_option, add_source_options, positive_int, seconds, seed, source_uri
 
 
 def register(sub) -> None:
@@ -22,10 +22,10 @@ def register(sub) -> None:
     add_source_options(p, "image folder, ImageFolder, video file, rtsp://..., v4l2://N ...")
     p.add_argument("--resolution", type=positive_int, required=True, help="the model's input size (e.g. 160)")
     p.add_argument("--count", type=positive_int, default=300, help="samples to collect (default 300)")
-    p.add_argument("--seconds", type=positive_float, default=5.0,
+    p.add_argument("--seconds", type=seconds, default=5.0,
                    help="live sources: spread the samples over this many seconds (default 5)")
     add_crop_option(p, ", as at run time")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="sampling seed (default 0)")
     p.add_argument("-o", "--output", required=True, metavar="CALIB.npz")
     p.set_defaults(handler=handle)
 

@@ -9,7 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from edgenet.cli.common import positive_float, positive_int
+from edgenet.cli.common import positive_int, seconds, thread_count
 
 
 def register(sub) -> None:
@@ -28,18 +28,22 @@ def register(sub) -> None:
     p.add_argument("--per-class", type=positive_int, default=200, help="training pictures per class (default 200)")
     p.add_argument("--epochs", type=positive_int, default=8)
     p.add_argument("--augment", action="store_true", help="train with flips/shifts/zoom crops (off: the drawings vary enough)")
-    p.add_argument("--train-seconds", type=positive_float, default=120.0, help="training time budget (default 120)")
+    p.add_argument("--train-seconds", type=seconds, default=120.0, help="training time budget (default 120)")
     p.add_argument("--weights", metavar="FILE.tflite|NAME",
                    help="fine-tune from this MobileNet V1 .tflite or model name (default: a cached official model of "
                    "--alpha, else from scratch; the demo says which)")
     p.add_argument("--camera", type=int, metavar="N", help="run the loop on camera N instead of the generated clip")
     p.add_argument("--frames", type=positive_int, default=240, help="frames for the live loop (default 240)")
-    p.add_argument("--threads", type=positive_int, help="interpreter threads (default: all cores)")
+    p.add_argument("--threads", type=thread_count, help="interpreter threads (default: all cores)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
+    from edgenet.outputs import check_output_folder
+
+    if args.workdir:
+        check_output_folder(args.workdir, option="--workdir")  # before TensorFlow loads
     from calibration.demo import DemoConfig, run_demo
 
     log = (lambda m: print(m, file=sys.stderr, flush=True)) if args.json else (lambda m: print(m, flush=True))

@@ -36,7 +36,11 @@ def register(sub) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from edgenet.evaluate import evaluate
+    from edgenet.outputs import check_output_path
     from edgenet.report import print_eval_report
+
+    if args.output:
+        check_output_path(args.output, option="-o")  # before the model loads and every image is read
 
     report = evaluate(
         args.model, args.images, labels=args.labels, ground_truth=args.ground_truth, runtime=args.runtime,
@@ -44,6 +48,8 @@ def handle(args: argparse.Namespace) -> int:
     )
     for note in report.notes:
         print(f"edgenet: note: {note}", file=sys.stderr)
+    for warning in report.warnings:
+        print(f"edgenet: warning: {warning}", file=sys.stderr)
     data = report.as_dict()
     if args.output:
         with open(args.output, "w") as f:

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from edgenet.cli.common import positive_int
+from edgenet.cli.common import class_count
 
 
 def register(sub) -> None:
@@ -18,7 +18,7 @@ def register(sub) -> None:
     )
     p.add_argument("--alpha", type=float, default=1.0, help="width multiplier in (0, 1] (default 1.0)")
     p.add_argument("--resolution", type=int, default=224, help="input size, a multiple of 8, >= 32 (default 224)")
-    p.add_argument("--classes", type=positive_int, default=1000, help="classifier outputs (default 1000)")
+    p.add_argument("--classes", type=class_count, default=1000, help="classifier outputs (default 1000)")
     p.add_argument("--grid", action="store_true", help="the 16 standard variants side by side")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.set_defaults(handler=handle)

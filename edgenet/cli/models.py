@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from edgenet.cli.common import positive_float, positive_int
+from edgenet.cli.common import positive_int, seconds
 
 
 def register(sub) -> None:
@@ -31,7 +31,7 @@ def register(sub) -> None:
     pull.add_argument("names", nargs="*", metavar="NAME")
     pull.add_argument("--all", action="store_true", help="every model of the index")
     pull.add_argument("--force", action="store_true", help="download again even when cached")
-    pull.add_argument("--timeout", type=positive_float, metavar="SECONDS",
+    pull.add_argument("--timeout", type=seconds, metavar="SECONDS",
                       help="give up when no data comes for this long (default 30, or $EDGENET_DOWNLOAD_TIMEOUT)")
     pull.set_defaults(handler=handle_pull)
 

@@ -5,24 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from edgenet.cli.common import non_negative_float, positive_float, positive_int
+from edgenet.cli.common import (non_negative_float, non_negative_int, non_negative_seconds, positive_float, positive_int,
+                                seconds, thread_list)
 from edgenet.cli.profile_host import add_host_options
 from edgenet.runtime import RUNTIME_CHOICES
-
-
-def thread_list(text: str) -> tuple[int, ...]:
-    """'1,2,4' or '1-4' -> (1, 2, 4) / (1, 2, 3, 4)."""
-    try:
-        if "-" in text:
-            lo, hi = (int(x) for x in text.split("-", 1))
-            values = tuple(range(lo, hi + 1))
-        else:
-            values = tuple(int(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected thread counts like 1,2,4 or 1-4, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"thread counts must be >= 1, got {text!r}")
-    return tuple(sorted(set(values)))
 
 
 def grid_builder():
@@ -73,9 +59,9 @@ def register(sub) -> None:
     m = p.add_argument_group("measurement")
     m.add_argument("--threads", type=thread_list, metavar="LIST", help="thread counts, e.g. 1,2,4 or 1-4 (default 1..cores)")
     m.add_argument("--min-runs", type=positive_int, default=50, help="timed runs per model at least (default 50)")
-    m.add_argument("--min-time", type=non_negative_float, default=2.0, metavar="SECONDS",
+    m.add_argument("--min-time", type=non_negative_seconds, default=2.0, metavar="SECONDS",
                    help="timed seconds per model at least (default 2)")
-    m.add_argument("--warmup", type=int, default=5, help="untimed runs after the first (default 5)")
+    m.add_argument("--warmup", type=non_negative_int, default=5, help="untimed runs after the first (default 5)")
     m.add_argument("--runtime", choices=RUNTIME_CHOICES, default="auto", help="TFLite interpreter (default: first installed)")
     m.add_argument("--no-xnnpack", dest="xnnpack", action="store_false", help="run without the XNNPACK delegate")
 
@@ -89,9 +75,9 @@ def register(sub) -> None:
     x = p.add_argument_group("end-to-end and sustained")
     x.add_argument("--source", metavar="URI", help="also run the live loop on this source (as `edgenet run`) and report e2e FPS")
     x.add_argument("--e2e-frames", type=positive_int, default=200, help="frames per end-to-end run (default 200)")
-    x.add_argument("--sustained", type=positive_float, metavar="SECONDS",
+    x.add_argument("--sustained", type=seconds, metavar="SECONDS",
                    help="run the candidates this long each, sampling temperature/frequency/throttling; pick on steady FPS")
-    x.add_argument("--sample-interval", type=positive_float, default=1.0, metavar="SECONDS", help="sustained sampling period (default 1)")
+    x.add_argument("--sample-interval", type=seconds, default=1.0, metavar="SECONDS", help="sustained sampling period (default 1)")
     x.add_argument("--sustained-candidates", type=positive_int, default=3, help="at most this many sustained runs (default 3)")
     x.add_argument("--sysfs-root", default="/", metavar="DIR",
                    help="read /sys and /proc below DIR (a container's view of the host, or a test tree)")

@@ -67,6 +67,9 @@ def handle_profile_host(args: argparse.Namespace, config) -> int:
     if args.out or args.csv or args.json_file or args.build_only or args.include_float:
         raise UsageError("with --host, results go to --results DIR/<host>/; --out/--csv/--json-file/"
                          "--build-only/--float are for local profiles")
+    from edgenet.outputs import check_output_folder
+
+    check_output_folder(args.results, option="--results")
     models = (config.models,) if isinstance(config.models, str) else config.models
     report = profile_hosts(args.host, models=models, grid_weights=config.weights, model_cache=config.model_cache,
                            profile_args=board_argv(config, plot=args.plot is not None), accuracy=config.accuracy,

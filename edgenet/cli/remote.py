@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from edgenet.cli.common import positive_int
+from edgenet.cli.common import port
 from edgenet.cli.ssh_options import add_ssh_options, finish, ssh_settings
 
 
@@ -19,7 +19,7 @@ def register(sub) -> None:
     p.add_argument("action", choices=("run", "eval", "profile", "logs"), metavar="ACTION")
     p.add_argument("rest", nargs=argparse.REMAINDER, metavar="ARGS", help="options for `edgenet ACTION` on the board")
     p.add_argument("--results", default="results", metavar="DIR", help="where profile results land (default results/)")
-    p.add_argument("--local-port", type=positive_int, metavar="PORT",
+    p.add_argument("--local-port", type=port, metavar="PORT",
                    help="with `run --serve PORT`: the port on this machine the live view is forwarded to (default: PORT)")
     add_ssh_options(p)
     p.set_defaults(handler=handle)
@@ -27,6 +27,10 @@ def register(sub) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from deploy.commands import remote_hosts
+    from edgenet.outputs import check_output_folder
+
+    if args.action == "profile":
+        check_output_folder(args.results, option="--results")
 
     hosts = [h for h in args.host.split(",") if h.strip()]
     report = remote_hosts(hosts, args.action, list(args.rest), hosts_file=args.hosts_file,

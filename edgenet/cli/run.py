@@ -7,7 +7,8 @@ import json
 import sys
 
 from edgenet.cli.common import (add_crop_option, add_runtime_options, add_source_options, positive_float,
-                                positive_int, source_uri)
+                                positive_int, seconds, source_uri)
+from edgenet.cli.stop import StopOnSignals
 from edgenet.serve import DEFAULT_PORT, MAX_SERVE_FPS, TOKEN_ENV
 
 
@@ -38,10 +39,10 @@ def register(sub) -> None:
     o.add_argument("--summary-json", metavar="FILE", help="write the end-of-run summary as JSON")
     b = p.add_argument_group("bounds")
     b.add_argument("--max-frames", type=positive_int, help="stop after this many frames")
-    b.add_argument("--duration", type=positive_float, metavar="SECONDS", help="stop after this long")
+    b.add_argument("--duration", type=seconds, metavar="SECONDS", help="stop after this long")
     b.add_argument("--realtime", action="store_true",
                    help="play files at their frame rate and drop frames the model cannot keep up with, like a camera")
-    b.add_argument("--reconnect-timeout", type=positive_float, metavar="SECONDS",
+    b.add_argument("--reconnect-timeout", type=seconds, metavar="SECONDS",
                    help="give up on a lost camera after this long (default: keep retrying)")
     add_serve_options(p)
     p.set_defaults(handler=handle)
@@ -73,8 +74,12 @@ def serve_config(args: argparse.Namespace):
 
 
 def handle(args: argparse.Namespace) -> int:
+    from edgenet.outputs import check_output_path
     from edgenet.pipeline import RunConfig, run_pipeline
     from edgenet.report import print_run_summary
+
+    if args.summary_json:
+        check_output_path(args.summary_json, option="--summary-json")  # before the run, not after it
 
     config = RunConfig(
         model=args.model, source=source_uri(args), labels=args.labels, runtime=args.runtime, threads=args.threads,
@@ -84,17 +89,23 @@ def handle(args: argparse.Namespace) -> int:
     )
     serve = serve_config(args)
     server = None
-    if serve is not None:
-        from edgenet.serve.view import LiveView, start_live_view
+    # SIGINT/SIGTERM/SIGHUP stop the loop after the frame in hand: the recording is closed, the summary
+    # printed and written, then exit 130 (Ctrl-C) or 0 (systemctl stop, a closed terminal).
+    with StopOnSignals() as stop:
+        if serve is not None:
+            from edgenet.serve.view import LiveView, start_live_view
 
-        server = start_live_view(serve)
-    try:
-        summary = run_pipeline(config, sinks=[LiveView(server)] if server is not None else ())
-    finally:
-        if server is not None:
-            server.stop()
-    print_run_summary(summary, file=sys.stderr if args.json else sys.stdout)
-    if args.summary_json:
-        with open(args.summary_json, "w") as f:
-            json.dump(summary.as_dict(), f, indent=2)
-    return 0
+            server = start_live_view(serve)
+        try:
+            summary = run_pipeline(config, sinks=[LiveView(server)] if server is not None else (), stop=stop.event)
+        finally:
+            if server is not None:
+                server.stop()
+        report = summary.as_dict() | ({"stopped_by": stop.signal} if stop.signal else {})
+        if stop.signal:
+            print(f"edgenet: stopped by {stop.signal} after {summary.frames} frames", file=sys.stderr, flush=True)
+        print_run_summary(summary, file=sys.stderr if args.json else sys.stdout)
+        if args.summary_json:
+            with open(args.summary_json, "w") as f:
+                json.dump(report, f, indent=2)
+        return stop.exit_code

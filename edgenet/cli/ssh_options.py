@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from edgenet.cli.common import positive_float, positive_int
+from edgenet.cli.common import positive_int, seconds
 
 
 def add_ssh_options(p: argparse.ArgumentParser) -> None:
@@ -18,7 +18,7 @@ def add_ssh_options(p: argparse.ArgumentParser) -> None:
                    help="trust and save the key of a host not yet in known_hosts (ssh's StrictHostKeyChecking=accept-new)")
     g.add_argument("--ssh-config", metavar="FILE", help="ssh config file (default ~/.ssh/config)")
     g.add_argument("--known-hosts", metavar="FILE", help="known_hosts file (default ~/.ssh/known_hosts)")
-    g.add_argument("--connect-timeout", type=positive_float, default=15.0, metavar="SECONDS", help="default 15")
+    g.add_argument("--connect-timeout", type=seconds, default=15.0, metavar="SECONDS", help="default 15")
     g.add_argument("--base-dir", default="~/edgenet", metavar="DIR", help="folder on the board (default ~/edgenet)")
 
 

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from edgenet.cli.common import positive_float, positive_int
+from edgenet.cli.common import fraction, positive_float, positive_int, seconds, seed
 
 
 def register(sub) -> None:
@@ -27,10 +27,10 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--learning-rate", type=positive_float,
                    help="Adam's starting rate, cosine-decayed to 0 (default 5e-3 from scratch, 1e-3 from pretrained weights)")
-    p.add_argument("--validation-split", type=float, default=0.2)
+    p.add_argument("--validation-split", type=fraction, default=0.2)
     p.add_argument("--no-augment", dest="augment", action="store_false", help="no flips/shifts/zoom crops")
-    p.add_argument("--max-seconds", type=positive_float, help="stop after the epoch that passes this time budget")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-seconds", type=seconds, help="stop after the epoch that passes this time budget")
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--json", action="store_true", help="print the training summary as JSON")
     p.add_argument("-o", "--output", required=True, metavar="MODEL.keras")
     p.set_defaults(handler=handle)

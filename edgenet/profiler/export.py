@@ -7,8 +7,7 @@ import io
 import json
 import os
 
-from edgenet.errors import UsageError
-from edgenet.outputs import check_output_path
+from edgenet.outputs import check_output_folder, check_output_path
 from edgenet.profiler.results import CSV_COLUMNS, ProfileReport
 
 
@@ -32,8 +31,8 @@ def check_outputs(*, out_dir: str | None = None, json_path: str | None = None, c
     for path, option in ((json_path, "--json-file"), (csv_path, "--csv")):
         if path:
             check_output_path(path, option=option)
-    if out_dir is not None and os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise UsageError(f"--out {out_dir} is a file; give a folder")
+    if out_dir is not None:
+        check_output_folder(out_dir, option="--out")
     if plot or plot_path:
         from edgenet.profiler.plot import check_plot
 
