@@ -99,6 +99,7 @@ class Capture:
         self._held: Frame | None = None  # the consumer's frame: its tensor buffer is in use
         self._free: list[np.ndarray] = []  # tensor buffers to reuse
         self._ended = False
+        self._last_frame: float | None = None  # perf_counter of the last frame read
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="edgenet-capture", daemon=True)
 
@@ -204,6 +205,7 @@ class Capture:
                     tensor = self._make_tensor(image)
                     spent = time.perf_counter_ns() - captured
                 self._deliver(Frame(index, image, tensor, captured, spent))
+                self._last_frame = time.perf_counter()
                 index += 1
         except EdgenetError as exc:
             self.error = exc
@@ -219,7 +221,9 @@ class Capture:
             return False
         self.outages += 1
         self.log(f"{exc}; reconnecting (retrying with backoff)")
-        started = time.perf_counter()
+        # The outage began with the last frame: a stalled source is noticed only after its silence,
+        # and give_up_after counts that silence too, as for a source that closed at once.
+        started = self._last_frame if self._last_frame is not None else time.perf_counter()
         self.source.close()
         self.source = None
         for delay in self.backoff.delays():

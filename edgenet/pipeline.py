@@ -25,7 +25,7 @@ from edgenet.postprocess import TopK
 from edgenet.preprocess import DEFAULT_CROP, Preprocessor
 from edgenet.runtime import load_interpreter
 from edgenet.sinks import FrameResult, Sink, StreamInfo, close_all, open_all, standard_sinks
-from edgenet.sources import name_files, open_source, parse_source
+from edgenet.sources import OPEN_SECONDS, STALL_SECONDS, name_files, open_source, parse_source
 from edgenet.stats import Summary, summarize
 
 STAGES = ("capture_wait", "preprocess", "inference", "postprocess", "render")
@@ -122,13 +122,18 @@ def run_pipeline(
     post = TopK(labels, config.top_k, config.smoothing, config.threshold, model.output_spec)
     prepare = Preprocessor(model.input_spec, config.crop)
 
-    source = open_source(config.source)
+    # A stalled stream is lost after STALL_SECONDS (sooner with a shorter --reconnect-timeout), and a
+    # reconnect attempt waits no longer than what is left of --reconnect-timeout.
+    limit = config.reconnect_timeout
+    stall = min(STALL_SECONDS, limit) if limit else STALL_SECONDS
+    source = open_source(config.source, stall_timeout=stall)
     live = source.live
     outputs = standard_sinks(json_lines=config.json, headless=config.headless, record=config.record, out=out,
                              log=log) + list(sinks)
     capture = Capture(
         source,
-        reopen=(lambda: open_source(config.source)) if live else None,
+        reopen=(lambda: open_source(config.source, stall_timeout=stall,
+                                    open_timeout=min(OPEN_SECONDS, limit) if limit else OPEN_SECONDS)) if live else None,
         transform=prepare,  # in the capture thread, into recycled tensors
         buffers=prepare.new_output,
         latest_only=live or config.realtime,

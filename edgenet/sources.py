@@ -37,6 +37,11 @@ from edgenet.limits import MAX_FRAME_SIDE
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".h264", ".mjpg", ".mjpeg"}
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp")
+# A network camera that stays connected but stops sending would block FFmpeg's read for 30 s (its
+# default), and a reconnect to a server that accepts and never answers as long: the run would neither
+# notice nor honour --reconnect-timeout. A stream silent this long is lost, like a closed one.
+STALL_SECONDS = 3.0  # between two frames: well above a slow camera's frame interval
+OPEN_SECONDS = 10.0  # to open: RTSP's handshake and first keyframe over Wi-Fi fit in it
 _OPTION_TYPES = {"width": int, "height": int, "fps": float, "frames": int}
 _OPTION_MAX = {"width": MAX_FRAME_SIDE, "height": MAX_FRAME_SIDE, "fps": 1000.0, "frames": 10**12}
 
@@ -170,15 +175,20 @@ class OpenCVSource(FrameSource):
     """V4L2 cameras, video files and network streams through cv2.VideoCapture."""
 
     def __init__(self, target, name: str, live: bool, api: int = cv2.CAP_ANY, options: dict | None = None,
-                 hint: str | None = None):
+                 hint: str | None = None, timeouts: tuple[float, float] | None = None):
         self.target, self.name, self.live, self.api = target, name, live, api
         self.options = options or {}
+        self.timeouts = timeouts  # (open, read) in seconds: FFmpeg gives up on a silent stream after these
         self.hint = hint  # what to check when it does not open
         self.cap: cv2.VideoCapture | None = None
 
     def open(self) -> None:
+        params = []
+        if self.timeouts is not None:
+            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(self.timeouts[0] * 1000),
+                      cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self.timeouts[1] * 1000)]
         try:
-            cap = cv2.VideoCapture(self.target, self.api)
+            cap = cv2.VideoCapture(self.target, self.api, params) if params else cv2.VideoCapture(self.target, self.api)
         except Exception as exc:  # cv2.error from a backend (a GStreamer pipeline that does not parse)
             raise SourceError(f"cannot open {self.name}: {str(exc).strip().splitlines()[-1][:160]}"
                               + (f"; {self.hint}" if self.hint else "")) from None
@@ -342,20 +352,24 @@ def quiet_opencv() -> None:
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET; read when FFmpeg opens a stream
 
 
-def open_source(uri: str, *, width: int | None = None, height: int | None = None, fps: float | None = None) -> FrameSource:
-    """Parse ``uri``, open the source and return it (SourceError if it cannot be opened)."""
+def open_source(uri: str, *, width: int | None = None, height: int | None = None, fps: float | None = None,
+                stall_timeout: float = STALL_SECONDS, open_timeout: float = OPEN_SECONDS) -> FrameSource:
+    """Parse ``uri``, open the source and return it (SourceError if it cannot be opened).
+
+    A network stream silent for ``stall_timeout`` seconds raises SourceLost from ``read()``, as a
+    closed one does; one that does not answer for ``open_timeout`` seconds cannot be opened."""
     quiet_opencv()
     spec = parse_source(uri)
     options = dict(spec.options)
     for key, value in (("width", width), ("height", height), ("fps", fps)):
         if value is not None:
             options[key] = value
-    source = _make_source(spec, options)
+    source = _make_source(spec, options, (open_timeout, stall_timeout))
     source.open()
     return source
 
 
-def _make_source(spec: SourceSpec, options: dict) -> FrameSource:
+def _make_source(spec: SourceSpec, options: dict, timeouts: tuple[float, float]) -> FrameSource:
     if spec.kind == "v4l2":
         target = int(spec.location) if spec.location.isdigit() else spec.location
         return OpenCVSource(target, f"camera {spec.location} (V4L2)", live=True, api=cv2.CAP_V4L2, options=options)
@@ -369,7 +383,7 @@ def _make_source(spec: SourceSpec, options: dict) -> FrameSource:
             return OpenCVSource(pipeline, f"csi://{index} (Argus)", live=True, api=cv2.CAP_GSTREAMER, hint=ARGUS_HINT)
         return Picamera2Source(index, options)
     if spec.kind == "stream":
-        return OpenCVSource(spec.location, spec.location, live=True, api=cv2.CAP_FFMPEG)
+        return OpenCVSource(spec.location, spec.location, live=True, api=cv2.CAP_FFMPEG, timeouts=timeouts)
     if spec.kind == "file":
         return OpenCVSource(spec.location, spec.location, live=False)
     if spec.kind == "images":

@@ -129,7 +129,7 @@ def test_image_folder(tmp_path, tiny_model, tiny_labels):
 
 def test_camera_lost_and_back_does_not_end_the_run(monkeypatch, tiny_model, tiny_labels):
     world = CameraWorld(fps=300, unplug_at=15, comes_back_after_attempts=2)
-    monkeypatch.setattr(pipeline, "open_source", lambda uri: world.open())
+    monkeypatch.setattr(pipeline, "open_source", lambda uri, **timeouts: world.open())
     monkeypatch.setattr(pipeline, "parse_source", lambda uri: None)
     summary, out, logs = run(RunConfig(str(tiny_model), "v4l2://0", str(tiny_labels), json=True, max_frames=40))
     assert summary.frames == 40 and summary.outages == 1
