@@ -12,6 +12,12 @@ change. With ``buffers``, the transform writes each frame's tensor into a recycl
 tensor is the consumer's until its next ``get()``, a dropped frame's at once, so the steady state
 allocates nothing.
 
+With ``consumer_transform`` (the same transform, its own instance for the consumer's thread), a frame
+read while the consumer is already waiting for one is handed over as it is, and ``get()`` makes its
+tensor in the consumer's thread. The work goes to the side that has time for it: when reading is
+the slower stage, the consumer (idle anyway) preprocesses and the reader only reads; when the
+consumer is the slower stage, it never waits and the reader preprocesses every frame.
+
 A live source that fails (read error, device unplugged) does not end the run: the thread closes it,
 says so once, and reopens it with exponential backoff until it is back or the run stops.
 """
@@ -72,6 +78,7 @@ class Capture:
         *,
         transform: Callable[..., np.ndarray] | None = None,
         buffers: Callable[[], np.ndarray] | None = None,
+        consumer_transform: Callable[..., np.ndarray] | None = None,
         latest_only: bool | None = None,
         pace_fps: float | None = None,
         queue_size: int = 4,
@@ -79,11 +86,15 @@ class Capture:
         log: Callable[[str], None] = lambda message: None,
     ):
         """``transform(image)`` makes a frame's tensor; with ``buffers`` (a maker of one tensor array)
-        it is called as ``transform(image, out)`` and fills a recycled array instead."""
+        it is called as ``transform(image, out)`` and fills a recycled array instead.
+        ``consumer_transform`` does the same in the consumer's thread when the consumer waits."""
+        if consumer_transform is not None and transform is None:
+            raise ValueError("consumer_transform needs transform")
         self.source = source
         self.reopen = reopen
         self.transform = transform
         self.buffers = buffers
+        self.consumer_transform = consumer_transform
         self.latest_only = source.live if latest_only is None else latest_only
         self.pace_fps = pace_fps
         self.backoff = backoff
@@ -97,6 +108,7 @@ class Capture:
         self._frames: deque[Frame] = deque()
         self._changed = threading.Condition(threading.Lock())  # frames, _ended, _held
         self._held: Frame | None = None  # the consumer's frame: its tensor buffer is in use
+        self._waiting = False  # the consumer waits in get(): the reader leaves the transform to it
         self._free: list[np.ndarray] = []  # tensor buffers to reuse
         self._ended = False
         self._last_frame: float | None = None  # perf_counter of the last frame read
@@ -116,14 +128,27 @@ class Capture:
                 self._recycle(self._held)
                 self._held = None
             if not self._frames and not self._ended:
-                if not self._changed.wait_for(lambda: self._frames or self._ended, timeout):
-                    raise FrameTimeout()
+                self._waiting = True
+                try:
+                    if not self._changed.wait_for(lambda: self._frames or self._ended, timeout):
+                        raise FrameTimeout()
+                finally:
+                    self._waiting = False
             if not self._frames:
                 self._raise_end()
             frame = self._frames.popleft()
             if len(self._frames) == self._depth - 1:
                 self._changed.notify()  # a reader waiting for room (a no-op when none waits)
             self._held = frame
+        if frame.tensor is None and self.consumer_transform is not None:
+            started = time.perf_counter_ns()  # handed over as read: the tensor is made here
+            try:
+                frame.tensor = self._make_tensor(frame.image, self.consumer_transform)
+            except EdgenetError:
+                raise
+            except Exception as exc:  # one line, as when the capture thread's transform fails
+                raise SourceError(f"capture failed: {type(exc).__name__}: {exc}") from None
+            frame.transform_ns = time.perf_counter_ns() - started
         return frame
 
     def _raise_end(self):
@@ -171,14 +196,14 @@ class Capture:
             self._ended = True
             self._changed.notify_all()
 
-    def _make_tensor(self, image: np.ndarray) -> np.ndarray:
+    def _make_tensor(self, image: np.ndarray, transform: Callable[..., np.ndarray]) -> np.ndarray:
         if self.buffers is None:
-            return self.transform(image)
+            return transform(image)
         try:
             out = self._free.pop()  # a buffer is listed only while nobody uses it
         except IndexError:
             out = self.buffers()  # the pool grows to what is in flight, then stays
-        return self.transform(image, out)
+        return transform(image, out)
 
     def _run(self) -> None:
         index = 0
@@ -201,8 +226,9 @@ class Capture:
                     return
                 self.captured += 1
                 tensor, spent = None, 0
-                if self.transform is not None:
-                    tensor = self._make_tensor(image)
+                # A consumer already waiting has time to spare: it makes the tensor (see get()).
+                if self.transform is not None and not (self._waiting and self.consumer_transform is not None):
+                    tensor = self._make_tensor(image, self.transform)
                     spent = time.perf_counter_ns() - captured
                 self._deliver(Frame(index, image, tensor, captured, spent))
                 self._last_frame = time.perf_counter()

@@ -1,8 +1,10 @@
 """The live loop: capture ‖ (preprocess in the capture thread) -> inference -> top-k -> sinks.
 
 Capture and preprocessing run in their own thread (``edgenet.capture``), so while the interpreter
-works on frame N the next frame is already being read and turned into a tensor. OpenCV and the
-TFLite interpreter release the GIL, so the two threads really run on two cores. Where results go
+works on frame N the next frame is already being read and turned into a tensor; when reading is the
+slower stage, the frames that arrive while this thread waits are preprocessed here instead, so the
+capture thread only reads. OpenCV and the TFLite interpreter release the GIL, so the two threads
+really run on two cores. Where results go
 (window, recorder, JSON lines, status line, live view) is the sinks' business (``edgenet.sinks``).
 """
 
@@ -136,6 +138,7 @@ def run_pipeline(
                                     open_timeout=min(OPEN_SECONDS, limit) if limit else OPEN_SECONDS)) if live else None,
         transform=prepare,  # in the capture thread, into recycled tensors
         buffers=prepare.new_output,
+        consumer_transform=Preprocessor(model.input_spec, config.crop),  # here, when capture is the slower side
         latest_only=live or config.realtime,
         pace_fps=(source.nominal_fps or 30.0) if (config.realtime and not live) else None,
         backoff=Backoff(give_up_after=config.reconnect_timeout),

@@ -1,10 +1,12 @@
+import threading
 import time
 
+import cv2
 import numpy as np
 import pytest
 
 from edgenet.capture import Backoff, Capture, EndOfStream, FrameTimeout
-from edgenet.errors import SourceLost
+from edgenet.errors import SourceError, SourceLost
 from edgenet.sources import FrameSource
 from tests.fakes import CameraWorld
 
@@ -154,3 +156,77 @@ def test_a_reader_waiting_for_room_is_released_by_stop():
     assert time.monotonic() - started < 1 and not cap._thread.is_alive()
     with pytest.raises(EndOfStream):
         cap.get(timeout=0.1)
+
+
+class SlowCounter(Counter):
+    """A source slower than its consumer: each read takes ``delay`` seconds."""
+
+    def __init__(self, n, delay):
+        super().__init__(n)
+        self.delay = delay
+
+    def read(self):
+        time.sleep(self.delay)
+        return super().read()
+
+
+def _threads_of(calls):
+    def transform(image, out):
+        calls.append(threading.get_ident())
+        return _fill(image, out)
+    return transform
+
+
+@pytest.mark.parametrize("latest_only", [False, True])
+def test_a_waiting_consumer_makes_the_tensors_of_a_slow_source(latest_only):
+    reader, consumer = [], []
+    cap = Capture(SlowCounter(40, 0.01), transform=_threads_of(reader), consumer_transform=_threads_of(consumer),
+                  buffers=lambda: np.empty((8, 8), np.uint8), latest_only=latest_only).start()
+    seen, buffers = [], set()
+    try:
+        while True:
+            frame = cap.get(timeout=2)
+            assert frame.tensor.min() == frame.tensor.max() == frame.image[0, 0, 0]
+            seen.append(frame.index)
+            buffers.add(id(frame.tensor))
+    except EndOfStream:
+        pass
+    finally:
+        cap.stop()
+    assert seen == list(range(40))  # nothing dropped or reordered by who transforms
+    assert set(consumer) == {threading.get_ident()}  # in the consumer's own thread
+    assert len(consumer) >= 30 and len(reader) + len(consumer) == 40  # each frame once, mostly here
+    assert len(buffers) <= 3
+
+
+def test_a_busy_consumer_leaves_the_tensors_to_the_reader():
+    reader, consumer = [], []
+    cap = Capture(Counter(30), transform=_threads_of(reader), consumer_transform=_threads_of(consumer),
+                  buffers=lambda: np.empty((8, 8), np.uint8), queue_size=2).start()
+    got = []
+    try:
+        while True:
+            frame = cap.get(timeout=2)
+            assert frame.tensor.min() == frame.tensor.max() == frame.image[0, 0, 0]
+            got.append(frame.index)
+            time.sleep(0.003)  # slower than the source: the queue stays full
+    except EndOfStream:
+        pass
+    finally:
+        cap.stop()
+    assert got == list(range(30))
+    assert len(reader) >= 25 and len(reader) + len(consumer) == 30  # the consumer waits at most at the start
+
+
+def test_a_transform_failing_in_the_consumer_is_one_line():
+    def broken(image, out):
+        raise cv2.error("OpenCV(5.0) resize.cpp:4: error: (-215:Assertion failed) !ssize.empty()")
+
+    cap = Capture(SlowCounter(5, 0.01), transform=_fill, consumer_transform=broken,
+                  buffers=lambda: np.empty((8, 8), np.uint8)).start()
+    try:
+        with pytest.raises(SourceError, match=r"^capture failed: error: OpenCV.*ssize.empty"):
+            cap.get(timeout=2)
+    finally:
+        cap.stop()
+    assert not cap._thread.is_alive()
