@@ -51,6 +51,7 @@ class Frame:
     tensor: np.ndarray | None  # model input, when a transform was given (with buffers: until the next get())
     captured_ns: int  # perf_counter_ns when read() returned
     transform_ns: int  # time spent in the transform (preprocessing)
+    by_consumer: bool = False  # the transform ran in the consumer's thread, inside get()
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,7 @@ class Capture:
             except Exception as exc:  # one line, as when the capture thread's transform fails
                 raise SourceError(f"capture failed: {type(exc).__name__}: {exc}") from None
             frame.transform_ns = time.perf_counter_ns() - started
+            frame.by_consumer = True
         return frame
 
     def _raise_end(self):

@@ -183,7 +183,8 @@ def run_pipeline(
                 keep_going = sink.write(result) is not False and keep_going
             t4 = time.perf_counter_ns()
             if frames > 1:  # the first frame pays for warm-up; keep it out of the statistics
-                timings["capture_wait"].append(t1 - t0)
+                # get() may have preprocessed the frame here: that time is "preprocess", not waiting
+                timings["capture_wait"].append(t1 - t0 - (frame.transform_ns if frame.by_consumer else 0))
                 timings["preprocess"].append(frame.transform_ns)
                 timings["inference"].append(t2 - t1)
                 timings["postprocess"].append(t3 - t2)

@@ -182,13 +182,15 @@ def test_a_waiting_consumer_makes_the_tensors_of_a_slow_source(latest_only):
     reader, consumer = [], []
     cap = Capture(SlowCounter(40, 0.01), transform=_threads_of(reader), consumer_transform=_threads_of(consumer),
                   buffers=lambda: np.empty((8, 8), np.uint8), latest_only=latest_only).start()
-    seen, buffers = [], set()
+    seen, buffers, made_here = [], set(), 0
     try:
         while True:
             frame = cap.get(timeout=2)
             assert frame.tensor.min() == frame.tensor.max() == frame.image[0, 0, 0]
+            assert frame.transform_ns > 0
             seen.append(frame.index)
             buffers.add(id(frame.tensor))
+            made_here += frame.by_consumer
     except EndOfStream:
         pass
     finally:
@@ -196,6 +198,7 @@ def test_a_waiting_consumer_makes_the_tensors_of_a_slow_source(latest_only):
     assert seen == list(range(40))  # nothing dropped or reordered by who transforms
     assert set(consumer) == {threading.get_ident()}  # in the consumer's own thread
     assert len(consumer) >= 30 and len(reader) + len(consumer) == 40  # each frame once, mostly here
+    assert made_here == len(consumer)  # the loop tells its preprocessing from its waiting by this
     assert len(buffers) <= 3
 
 
