@@ -507,3 +507,58 @@ def test_ipv6_loopback():
         assert status == 200 and json.loads(body)["frame"] == 3
     finally:
         server.stop()
+
+
+def request(server: LiveServer, method: str, path: str) -> tuple[int, dict, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request(method, path)
+        r = conn.getresponse()
+        return r.status, dict(r.headers), r.read()
+    finally:
+        conn.close()
+
+
+def test_head_answers_like_get_without_a_body(server):
+    server.publish(frame_for(3), stats_for(3))
+    for path in ("/", "/stats", "/snapshot.jpg"):
+        status, headers, body = request(server, "HEAD", path)
+        got = get(server.url + path.lstrip("/"))
+        assert status == 200 == got[0] and body == b"", path
+        assert headers["Content-Type"] == got[1]["Content-Type"], path
+    # The stream's headers, and no stream (no viewer counted).
+    status, headers, body = request(server, "HEAD", "/stream.mjpg")
+    assert status == 200 and headers["Content-Type"] == f"multipart/x-mixed-replace; boundary={BOUNDARY}"
+    assert body == b"" and server.viewers == 0 and server.frames_sent == 0
+    assert request(server, "HEAD", "/nope")[0] == 404
+
+
+def test_other_methods_are_405_naming_get_and_head(server):
+    for method in ("POST", "PUT", "DELETE", "PATCH", "OPTIONS"):
+        status, headers, _ = request(server, method, "/stats")
+        assert status == 405 and headers["Allow"] == "GET, HEAD", method
+
+
+def test_oversized_requests_refused_without_tracebacks(server, capfd):
+    payloads = [b"GET /stats HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n",
+                b"GET /stats HTTP/1.1\r\nHost: localhost\r\n" + b"".join(b"X-%d: a\r\n" % i for i in range(150)) + b"\r\n",
+                b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n"]
+    for payload in payloads:
+        # A client that sends too much and hangs up hard (RST) before the refusal is written.
+        c = socket.create_connection(("127.0.0.1", server.port))
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        try:
+            c.sendall(payload)
+        except OSError:
+            pass
+        c.close()
+    for payload, code in zip(payloads, (431, 431, 414)):  # a client that waits gets the refusal
+        c = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        c.sendall(payload)
+        c.shutdown(socket.SHUT_WR)
+        assert c.recv(64).split(b"\r\n")[0].split(b" ")[1] == str(code).encode()
+        c.close()
+    time.sleep(0.5)  # the refused requests' threads finish
+    assert get(server.url + "stats")[0] == 200  # still serving
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and len(err.splitlines()) <= 1, err

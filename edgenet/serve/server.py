@@ -13,6 +13,7 @@ import hmac
 import json
 import secrets
 import socket
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -65,6 +66,15 @@ def _server_class(host: str) -> type[ThreadingHTTPServer]:
         address_family = family
         daemon_threads = True
         allow_reuse_address = True
+
+        def handle_error(self, request, client_address) -> None:
+            """socketserver prints a traceback per failed request; a viewer that hangs up (often right
+            after being refused a request too large) is no news, and anything else is one line."""
+            exc = sys.exc_info()[1]
+            if isinstance(exc, (ConnectionError, TimeoutError, socket.timeout)):
+                return
+            print(f"edgenet: live view: request from {client_address[0]} failed: {type(exc).__name__}: {exc}",
+                  file=sys.stderr, flush=True)
 
     return Server
 
@@ -187,6 +197,19 @@ class _Handler(BaseHTTPRequestHandler):
     live: LiveServer  # set on the per-server subclass
     server_version = "edgenet"
     timeout = SEND_TIMEOUT  # socket timeout: a viewer that stops reading is dropped after this
+    head_only = False  # HEAD: every header GET would send, no body
+    ALLOWED = "GET, HEAD"
+
+    def parse_request(self) -> bool:
+        """The standard parse, then any method but GET and HEAD is a 405 naming those two (the base
+        class would answer 501, "not implemented", as if the server could not understand it)."""
+        if not super().parse_request():
+            return False
+        if self.command not in ("GET", "HEAD"):
+            self._plain(405, f"method {self.command} not allowed: this server answers GET and HEAD\n",
+                        {"Allow": self.ALLOWED})
+            return False
+        return True
 
     def log_message(self, *args) -> None:  # keep the run's output clean
         pass
@@ -222,7 +245,8 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
-        self.wfile.write(body)
+        if not self.head_only:
+            self.wfile.write(body)
 
     def _body(self, content_type: str, body: bytes) -> None:
         self.send_response(200)
@@ -230,9 +254,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
-        self.wfile.write(body)
+        if not self.head_only:
+            self.wfile.write(body)
 
     # --- routes ----------------------------------------------------------------------------------
+    def do_HEAD(self) -> None:
+        """A browser's or a monitor's health check: GET's status and headers, no body (no stream)."""
+        self.head_only = True
+        self.do_GET()
+
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         if not self._authorised(parse_qs(url.query)):
@@ -277,6 +307,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
+        if self.head_only:
+            return
         live._viewer(+1)
         hub.add_demand()
         try:
