@@ -46,6 +46,23 @@ def test_picking_from_raw_output_equals_the_full_sort(dtype, scale, zero_point, 
         assert list(top_k(scores, k)) == [i for i, _ in sorted(enumerate(scores), key=lambda p: (-p[1], p[0]))][:k]
 
 
+@pytest.mark.parametrize("k", [1, 2, 5, 9, 10, 11, 50])
+def test_top_k_is_the_full_stable_sort_cut_even_with_ties_at_the_cut(k):
+    rng = np.random.default_rng(k)
+    for n in range(200):
+        size = int(rng.integers(1, 40)) if n % 2 else 1001
+        scores = (rng.integers(0, int(rng.integers(1, 12)), size) / 7).astype(np.float32)  # ties everywhere
+        if n % 5 == 0:
+            scores[rng.integers(0, size, 3)] = np.nan  # sorts last in the full sort, and here
+        if n % 7 == 0:
+            scores[:] = np.nan
+        expected = np.argsort(-scores, kind="stable")[:k]
+        assert top_k(scores, k).tolist() == expected.tolist()
+        if not np.isnan(scores).any():
+            assert top_k(scores, k).tolist() == [i for i, _ in sorted(enumerate(scores.tolist()),
+                                                                     key=lambda p: (-p[1], p[0]))][:k]
+
+
 def test_float_outputs_and_smoothing_take_the_float_path():
     rng = np.random.default_rng(1)
     floats = TopK(LABELS, 5, output=OutputSpec(1001, "float32", 0.0, 0))
