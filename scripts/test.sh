@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run edgenet's test suite on a fresh machine: creates .venv, installs edgenet with the workstation
-# and test extras, installs the system packages the ssh and browser tiers use (when root on Debian),
+# Run edgenet's test suite on a fresh machine: creates .venv, installs edgenet with the workstation,
+# test and fleet (ansible-core) extras, installs the system packages the ssh and browser tiers use (when root on Debian),
 # then runs pytest. Extra arguments go to pytest (e.g. ./scripts/test.sh -m "not tensorflow").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,5 +28,5 @@ fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e '.[host,test]'
+.venv/bin/python -m pip install -q -e '.[host,test,fleet]'
 exec .venv/bin/python -m pytest "$@"

@@ -20,6 +20,9 @@ def register(sub) -> None:
                    "(pulled here first if needed) is pushed, so the board needs no internet")
     p.add_argument("--labels", metavar="L", help="labels file deployed beside the model")
     p.add_argument("--rollback", action="store_true", help="switch current back to the previous release")
+    p.add_argument("--emit-ansible", metavar="DIR",
+                   help="change nothing: write an Ansible inventory (boards grouped by kind, from preflight), the "
+                   "artifacts and deploy.yml/rollback.yml into DIR, for ansible-playbook on a fleet")
     p.add_argument("--offline", action="store_true",
                    help="no index on the board: push a wheelhouse built here for the board's platform")
     p.add_argument("--wheelhouse", metavar="DIR", help="with --offline: use this wheelhouse instead of building one")
@@ -46,8 +49,10 @@ def handle(args: argparse.Namespace) -> int:
     from deploy.service import ServiceConfig
     from edgenet.errors import UsageError
 
-    if args.rollback and (args.model or args.service):
-        raise UsageError("--rollback takes only hosts (and ssh options)")
+    if args.rollback and (args.model or args.service or args.emit_ansible):
+        raise UsageError("--rollback takes only hosts (and ssh options); the emitted rollback.yml rolls back a fleet")
+    if args.emit_ansible and not args.model:
+        raise UsageError("--emit-ansible DIR needs --model M (what the playbook deploys)")
     config = None
     if args.model:  # without one (and without --rollback) deploy_hosts says what is missing
         config = DeployConfig(model=args.model, labels=Path(args.labels) if args.labels else None,
@@ -57,6 +62,15 @@ def handle(args: argparse.Namespace) -> int:
     if args.service:
         # --camera N goes to the board as it is: what it means there is the board's to decide.
         service = ServiceConfig(source=args.source, camera=args.camera, run_args=tuple(shlex.split(args.run_args)))
+    if args.emit_ansible:
+        from deploy.ansible import emit_ansible
+
+        emitted = emit_ansible(args.emit_ansible, args.hosts, config=config, hosts_file=args.hosts_file,
+                               settings=ssh_settings(args), parallel=args.parallel, service=service,
+                               wheelhouse=Path(args.wheelhouse) if args.wheelhouse else None)
+        for line in emitted.lines():
+            print(line)
+        return 0
     report = deploy_hosts(args.hosts, hosts_file=args.hosts_file, config=config, settings=ssh_settings(args),
                           parallel=args.parallel, service=service, do_rollback=args.rollback, base_dir=args.base_dir,
                           wheelhouse=Path(args.wheelhouse) if args.wheelhouse else None)
