@@ -26,7 +26,7 @@ from edgenet.outputs import check_output_path
 from edgenet.postprocess import TopK
 from edgenet.preprocess import DEFAULT_CROP, Preprocessor
 from edgenet.runtime import load_interpreter
-from edgenet.sinks import FrameResult, Sink, StreamInfo, close_all, open_all, standard_sinks
+from edgenet.sinks import RECORD_SUFFIXES, FrameResult, Sink, StreamInfo, close_all, open_all, standard_sinks
 from edgenet.sources import OPEN_SECONDS, STALL_SECONDS, name_files, open_source, parse_source
 from edgenet.stats import Summary, summarize
 
@@ -68,7 +68,7 @@ class RunConfig:
         if self.top_k < 1:
             raise UsageError(f"--top-k must be at least 1, got {self.top_k}")
         if self.record is not None:
-            check_output_path(self.record, option="--record")
+            check_output_path(self.record, RECORD_SUFFIXES, option="--record")
 
 
 @dataclass

@@ -164,6 +164,12 @@ def fit_to(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     return out
 
 
+MPEG4_SUFFIXES = (".mp4", ".m4v", ".mov")
+# What OpenCV's FFmpeg writes and reads back here: MPEG-4 in these, MJPEG in .avi/.mkv (.ts, .mpg and
+# .webm open for writing but give files nothing reads, or fail at the first frame).
+RECORD_SUFFIXES = MPEG4_SUFFIXES + (".avi", ".mkv")
+
+
 class Recorder(Sink):
     """The annotated video (``--record``): .mp4/.m4v/.mov as MPEG-4, anything else as MJPEG.
 
@@ -182,7 +188,7 @@ class Recorder(Sink):
         frame = result.annotated
         if self.writer is None:
             h, w = frame.shape[:2]
-            fourcc = cv2.VideoWriter_fourcc(*("mp4v" if self.path.lower().endswith((".mp4", ".m4v", ".mov")) else "MJPG"))
+            fourcc = cv2.VideoWriter_fourcc(*("mp4v" if self.path.lower().endswith(MPEG4_SUFFIXES) else "MJPG"))
             self.writer = cv2.VideoWriter(self.path, fourcc, self.fps, (w, h))
             if not self.writer.isOpened():
                 raise UsageError(f"cannot write video {self.path} (unsupported extension? use .mp4 or .avi)")

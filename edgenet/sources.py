@@ -369,6 +369,18 @@ def open_source(uri: str, *, width: int | None = None, height: int | None = None
     return source
 
 
+def probe_source(uri: str) -> None:
+    """Open ``uri`` and read one frame, before work that would be lost if it gives none: SourceError
+    (naming the files, for unreadable images) when it gives nothing."""
+    with open_source(uri) as source:
+        try:
+            frame = source.read()
+        except SourceLost as exc:
+            raise SourceError(str(exc)) from None
+        if frame is None:
+            raise SourceError(f"{source.name} gave no frames")
+
+
 def _make_source(spec: SourceSpec, options: dict, timeouts: tuple[float, float]) -> FrameSource:
     if spec.kind == "v4l2":
         target = int(spec.location) if spec.location.isdigit() else spec.location

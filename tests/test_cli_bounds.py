@@ -88,6 +88,8 @@ def a_file(tmp_path):
         (["run", "--model", TINY, "--source", PATTERN, "--headless", "--summary-json", "{tmp}"], "--summary-json"),
         (["run", "--model", TINY, "--source", PATTERN, "--headless", "--record", "/proc/edgenet-x.mp4"], "--record"),
         (["run", "--model", TINY, "--source", PATTERN, "--headless", "--record", "{f}/x.mp4"], "--record"),
+        (["run", "--model", TINY, "--source", PATTERN, "--headless", "--record", "{tmp}/x.txt"], "--record"),
+        (["run", "--model", TINY, "--source", PATTERN, "--headless", "--record", "{tmp}/x.ts"], "--record"),
         (["eval", "--model", TINY, "--labels", LABELS, "--images", "{tmp}", "-o", "{f}/r.json"], "-o"),
         (["eval", "--model", TINY, "--labels", LABELS, "--images", "{tmp}", "-o", "/proc/edgenet-r.json"], "-o"),
         (["profile", "--models", TINY, "--json-file", "{f}/p.json"], "--json-file"),
@@ -102,7 +104,8 @@ def a_file(tmp_path):
 def test_every_output_is_checked_before_the_work(tmp_path, a_file, args, option):
     args = [a.replace("{f}", str(a_file)).replace("{tmp}", str(tmp_path)) for a in args]
     r = edgenet(*args, timeout=60)
-    assert_one_line_error(r, "cannot write " + option + " ")
+    assert_one_line_error(r, "cannot write " + option + " " if not args[-1].endswith((".txt", ".ts")) else
+                          "--record must name a .mp4 or .m4v or .mov or .avi or .mkv file")
     assert "INFO: Created TensorFlow Lite" not in r.stderr  # refused before the model loaded
 
 

@@ -99,3 +99,10 @@ def test_eval_reads_a_ground_truth_csv_saved_by_a_spreadsheet(photos):
     bom = _flat_set(photos / "good", None, b"\xef\xbb\xbffile,class_index\r\na.jpg,0\r\nc.png,2\r\n")
     report = evaluate(TINY, str(photos / "good"), labels=LABELS, ground_truth=bom)
     assert report.count == expected.count == 2 and report.top1 == expected.top1
+
+
+def test_profile_refuses_a_source_that_yields_nothing_before_measuring(photos):
+    r = cli("profile", "--models", TINY, "--threads", "1", "--min-runs", "3", "--min-time", "0",
+            "--source", str(photos / "bad"))
+    assert_one_line_error(r, "cannot read any of the 2 images")
+    assert "end-to-end" not in r.stderr and r.stdout == ""  # nothing was measured, nothing reported

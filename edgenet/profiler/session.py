@@ -313,6 +313,10 @@ class _Profiler:
         if c.build_only:
             return ProfileReport([], {}, None, {}, c.as_dict(), self.notes + [f"built/found {len(entries)} models"],
                                  time.perf_counter() - started)
+        if c.source:  # the end-to-end runs come last: a source that gives nothing must not waste the rest
+            from edgenet.sources import probe_source
+
+            probe_source(c.source)
         accuracy = load_accuracy(c.accuracy)
         check_one_kind(accuracy, entries)
         for e in entries:
