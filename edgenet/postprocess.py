@@ -1,8 +1,10 @@
 """Scores -> top-k labels, with optional smoothing over frames and a score threshold.
 
 The live loop picks from the model's raw output (:meth:`TopK.pick`): for a quantized output the
-order is the raw integers' (dequantizing is monotonic), sorted by NumPy's radix sort for 8-bit
-types, and only the k picked values are turned into scores, from a 256-entry table made once.
+order is the raw integers' (dequantizing is monotonic), and only the k picked values are turned into
+scores, from a 256-entry table made once. A small k is picked by k argmax passes (argmax gives the
+lowest index of the best, so ties come out as a stable sort orders them), a larger one by NumPy's
+radix sort of the 8-bit values.
 What it returns (:class:`Picked`) makes label dicts only when something reads them.
 """
 
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from edgenet.runtime import OutputSpec
 
 SCORE_DIGITS = 4  # reported scores are rounded to this many decimals
+ARGMAX_PASSES = 8  # up to this k, TopK.pick takes k argmax passes; above, one radix sort
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -104,10 +107,24 @@ class TopK:
         table = self._table
         if table is None:
             return self._pick_scores(self.scores(raw))
+        low, threshold, rounded = self._low, self.threshold, self._rounded
+        if self.k <= ARGMAX_PASSES and self.k < raw.size:
+            # Measured in the live loop (cold caches after invoke): ~half the time of the radix sort.
+            # A picked class drops below every 8-bit value, so the next argmax finds the next best.
+            work = raw.astype(np.int16)
+            indices, scores = [], []
+            for _ in range(self.k):
+                i = int(work.argmax())
+                v = int(work[i]) - low
+                if table[v] < threshold:
+                    break
+                indices.append(i)
+                scores.append(rounded[v])
+                work[i] = low - 1
+            return Picked(indices, scores, self.labels)
         # ~x reverses the order of uint8 and of int8 alike; a stable sort keeps ties lowest index first.
         order = np.argsort(~raw, kind="stable")[: self.k]
         indices, values = order.tolist(), raw[order].tolist()
-        low, threshold, rounded = self._low, self.threshold, self._rounded
         scores = []
         for n, v in enumerate(values):
             if table[v - low] < threshold:

@@ -32,7 +32,8 @@ def raw_outputs(dtype, rng, count=25):
 
 
 @pytest.mark.parametrize("dtype, scale, zero_point", [("uint8", 1 / 256, 0), ("uint8", 0.0039, 3), ("int8", 1 / 256, -128)])
-@pytest.mark.parametrize("k, threshold", [(1, 0.0), (5, 0.0), (5, 0.2), (20, 0.5), (1001, 0.0), (3, 1.0)])
+@pytest.mark.parametrize("k, threshold", [(1, 0.0), (5, 0.0), (5, 0.2), (8, 0.1), (9, 0.0), (20, 0.5), (1001, 0.0),
+                                          (3, 1.0)])
 def test_picking_from_raw_output_equals_the_full_sort(dtype, scale, zero_point, k, threshold):
     post = TopK(LABELS, k, threshold=threshold, output=OutputSpec(1001, dtype, scale, zero_point))
     rng = np.random.default_rng(k)
@@ -61,6 +62,18 @@ def test_top_k_is_the_full_stable_sort_cut_even_with_ties_at_the_cut(k):
         if not np.isnan(scores).any():
             assert top_k(scores, k).tolist() == [i for i, _ in sorted(enumerate(scores.tolist()),
                                                                      key=lambda p: (-p[1], p[0]))][:k]
+
+
+@pytest.mark.parametrize("dtype, zero_point", [("uint8", 0), ("int8", -128)])
+def test_picking_from_a_few_classes_equals_the_full_sort(dtype, zero_point):
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(3)
+    for classes in (2, 3, 6):
+        for k in range(1, classes + 3):  # k below, at and above the number of classes
+            post = TopK(LABELS[:classes], k, output=OutputSpec(classes, dtype, 1 / 256, zero_point))
+            for _ in range(30):
+                raw = rng.choice([info.min, info.min + 1, info.max - 1, info.max], classes).astype(dtype)
+                assert post.pick(raw).as_dicts() == full_sort(dequantize(raw, 1 / 256, zero_point), k)
 
 
 def test_float_outputs_and_smoothing_take_the_float_path():
