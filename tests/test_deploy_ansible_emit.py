@@ -85,6 +85,7 @@ def plain(value):
     return value
 
 
+@pytest.mark.ansible
 def test_boards_are_grouped_by_kind_and_refusals_become_play_failures(emitted):
     report = emitted["emit"]()
     d = emitted["dir"]
@@ -113,6 +114,7 @@ def test_boards_are_grouped_by_kind_and_refusals_become_play_failures(emitted):
     assert hv["pi5-a"]["edgenet_manifest_file"] == f"artifacts/manifest-{pi[0]}.json"
 
 
+@pytest.mark.ansible
 def test_names_and_paths_reach_ansible_exactly_and_are_never_templated(emitted):
     emitted["emit"]()
     d, cfg = emitted["dir"], emitted["config_dir"]
@@ -132,6 +134,7 @@ def test_names_and_paths_reach_ansible_exactly_and_are_never_templated(emitted):
     assert text.count("pwned-jinja") == 1 and f"!unsafe {json.dumps(HOSTILE)}" in text
 
 
+@pytest.mark.ansible
 def test_playbooks_pass_ansibles_syntax_check(emitted):
     from deploy.service import ServiceConfig
 
