@@ -11,4 +11,5 @@ MAX_SECONDS = 365 * 24 * 3600.0  # durations and timeouts: a year (the loop's cl
 MAX_THREADS = 64  # 100000 crashes the interpreter (thread creation fails); no board has more cores
 MAX_RESOLUTION = 1024  # model input side: 4.6x the largest published (224)
 MAX_CLASSES = 100_000  # classifier outputs: ImageNet-21k has 21,841
+MAX_CALIBRATION_BYTES = 4 * 2**30  # calibration samples in memory (float32): 300 at 224 px are 180 MB
 MAX_FRAME_SIDE = 8192  # a source's ?width=/?height=: past 8K a frame alone is hundreds of MB

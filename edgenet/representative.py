@@ -23,6 +23,7 @@ import numpy as np
 
 from edgenet import __version__
 from edgenet.errors import DatasetError, UsageError
+from edgenet.limits import MAX_CALIBRATION_BYTES
 from edgenet.outputs import check_output_path
 from edgenet.preprocess import DEFAULT_CROP, InputSpec, preprocess
 from edgenet.preprocess import describe as describe_preprocessing
@@ -119,6 +120,11 @@ def build_representative_dataset(
     if spec.height != spec.width:
         raise UsageError(f"calibration samples are square; got {spec.height}x{spec.width}")
     spec = InputSpec(spec.height, spec.width, spec.channels, "float32")
+    needed = count * spec.height * spec.width * 3 * 4
+    if needed > MAX_CALIBRATION_BYTES:  # a live camera would be read until memory runs out
+        most = MAX_CALIBRATION_BYTES // (spec.height * spec.width * 3 * 4)
+        raise UsageError(f"--count {count} samples at {spec.height} px would hold {needed / 2**30:.0f} GiB in memory; "
+                         f"at most {most} at this resolution (a few hundred calibrate well)")
     collector = _Collector(spec, crop, duplicate_threshold)
     rng = np.random.default_rng(seed)
     classes = None

@@ -26,6 +26,8 @@ PATTERN = "pattern://?width=96&height=96&frames=3"
         (["calibrate", "--source", PATTERN, "--resolution", "100000", "-o", "{tmp}/c.npz"], "from 32 to 1024"),
         (["calibrate", "--source", PATTERN, "--resolution", "64", "--seed", "-1", "-o", "{tmp}/c.npz"], "--seed"),
         (["calibrate", "--source", PATTERN, "--resolution", "64", "--seconds", "inf", "-o", "{tmp}/c.npz"], "--seconds"),
+        (["calibrate", "--source", PATTERN, "--resolution", "224", "--count", "1000000000000", "-o", "{tmp}/c.npz"],
+         "at most 7133 at this resolution"),
         (["retarget", TINY, "--resolution", "100000"], "from 32 to 1024"),
         (["info", "--classes", "1000000000"], "<= 100000"),
         (["profile", "--models", TINY, "--threads", "1-100000"], "thread counts must be in 1..64"),

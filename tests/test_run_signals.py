@@ -55,3 +55,24 @@ def test_a_signal_closes_the_recording_and_writes_the_summary(tmp_path, signum, 
         video.release()
     assert count > 0 and count >= data["frames"] - 1, (count, data["frames"])
 
+
+
+def test_the_api_loop_stops_when_asked_and_closes_the_recording(tmp_path):
+    import threading
+
+    import edgenet
+
+    stop, seen = threading.Event(), []
+
+    def on_result(frame, predictions):
+        seen.append(frame.shape)
+        if len(seen) == 5:
+            stop.set()  # as a signal handler or another thread would
+
+    record = tmp_path / "api.mp4"
+    summary = edgenet.run("pattern://?width=160&height=120", TINY, threads=1, record=str(record),
+                          on_result=on_result, stop=stop)
+    assert summary.frames == len(seen) == 5  # an endless source, ended by the flag after the frame in hand
+    video = cv2.VideoCapture(str(record))
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 5 and video.read()[0]
+    video.release()
