@@ -40,6 +40,17 @@ def test_the_built_in_index_matches_the_reference_table(reference):
         assert spec.precision == ("float32" if row["precision"] == "float32" else "int8")
 
 
+def test_the_listed_dtype_is_the_official_files_own(reference):
+    """Google's 8-bit models are uint8 (I/O and weights); the index says so rather than "int8"."""
+    from edgenet.runtime import load_interpreter
+
+    index = builtin_index()
+    for path in sorted(reference.glob("mobilenet_v1_*_quant.tflite")):
+        spec = next(s for s in index if s.member == path.name)
+        model = load_interpreter(str(path))
+        assert spec.dtype == model.input_spec.dtype == "uint8", path.name
+
+
 def test_the_packaged_imagenet_labels():
     lines = packaged_labels().read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1001 and lines[0] == "background" and lines[1].startswith("tench")
@@ -107,7 +118,7 @@ def test_models_list_fits_80_columns_with_every_number(capsys):
     lines = out.splitlines()
     assert all(len(line) <= 80 for line in lines)
     row = next(line for line in lines if line.startswith("mobilenet_v1_050_160 "))
-    assert row.split() == ["mobilenet_v1_050_160", "0.50", "160", "int8", "77", "57.2", "~1.3"]
+    assert row.split() == ["mobilenet_v1_050_160", "0.50", "160", "uint8", "77", "57.2", "~1.3"]
     row = next(line for line in lines if line.startswith("mobilenet_v1_075_192_float"))
     assert row.split() == ["mobilenet_v1_075_192_float", "0.75", "192", "float32", "239", "67.1", "~10.4"]
     assert sum(line.startswith("mobilenet_v1_") for line in lines) == 32

@@ -81,7 +81,7 @@ def handle_list(args: argparse.Namespace) -> int:
         size = (f"{d['size'] / 1e6:.1f}" if d["size"] is not None
                 else f"~{d['size_estimate'] / 1e6:.1f}" if d["size_estimate"] else "")
         cells.append([d["name"], f"{d['alpha']:.2f}" if d["alpha"] else "", str(d["resolution"] or ""),
-                      d["precision"] or "", f"{d['mult_adds'] / 1e6:.0f}" if d["mult_adds"] else "",
+                      d["dtype"] or "", f"{d['mult_adds'] / 1e6:.0f}" if d["mult_adds"] else "",
                       f"{d['top1']:.1f}" if d["top1"] is not None else "", size, "yes" if d["cached"] else ""])
     console = make_console(width=args.width)
     print_table(console, f"models (default {index.default})", columns, cells)

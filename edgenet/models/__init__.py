@@ -86,7 +86,7 @@ class ModelStatus:
 
         return {
             "name": s.name, "alpha": v.alpha if v else None, "resolution": v.resolution if v else None,
-            "precision": s.precision, "mult_adds": mult_adds(v) if v else None, "top1": s.top1,
+            "precision": s.precision, "dtype": s.dtype or s.precision, "mult_adds": mult_adds(v) if v else None, "top1": s.top1,
             "size": self.cached.size if self.cached else None,
             "size_estimate": (round(pub.million_params * (1 if s.precision == "int8" else 4) * 1e6)
                               if pub and s.precision else None),

@@ -69,6 +69,9 @@ class ModelSpec:
     description: str = ""
     variant: Variant | None = None  # the MobileNet V1 variant, for the built-in models
     precision: str | None = None  # "int8" or "float32", when known
+    # The tensors' own type when it differs from ``precision``'s name: Google's 2018 quantized models are
+    # 8-bit like a full-integer int8 conversion, but uint8 (asymmetric, zero points 0..255, uint8 I/O).
+    dtype: str | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -221,7 +224,7 @@ def _official(variant: Variant, precision: str) -> ModelSpec:
     kind = "8-bit, quantization-aware trained, uint8 I/O" if precision == "int8" else "float32"
     return ModelSpec(index_name(variant, precision), f"{_BASE}{folder}/{archive}.tgz", sha, f"{archive}.tflite",
                      IMAGENET_LABELS, None, top1, f"official MobileNet V1 {variant.alpha} / {variant.resolution} ({kind})",
-                     variant, precision)
+                     variant, precision, "uint8" if precision == "int8" else "float32")
 
 
 def builtin_index() -> ModelIndex:
