@@ -214,6 +214,7 @@ def emit_ansible(out_dir: str | os.PathLike, hosts: list[str], *, config: Deploy
             else:
                 group = kind_group(pre)
                 note = "; ".join(pre.lines()[:4])
+                hv.update(edgenet_home=pre.home, edgenet_user=pre.user)  # saves the play a look at the board
                 try:
                     check(pre)
                     if service is not None and not (pre.systemd and pre.sudo):

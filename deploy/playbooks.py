@@ -3,13 +3,14 @@ systemd unit as an Ansible template.
 
 The plays do what ``edgenet deploy`` does, with the same board command doing the work
 (``python3 -m edgenet.cli.release``, run from the pushed wheel; docs/deploy.md, "The board
-command"): copy the wheel, model and labels into ``BASE/incoming/``, run ``install --if-changed``
-(the manifest on stdin), and when it answers exit 3 (wheelhouse wheels missing, only when the
-dependency env must be built) copy exactly those and run it again. ``changed`` is the board
-command's own ``changed``: a second run of the same artifacts reports changed=0. In check mode the
-command runs with ``--check`` (read only). Every path and name reaches the board as a module
-argument or an argv element, never through a shell; names from the user are ``!unsafe`` in the vars
-(Ansible never templates them) and the manifest is read with a lookup (also never templated).
+command"): copy the wheel into ``BASE/incoming/``, run ``install --if-changed`` (the manifest on
+stdin), and when it answers exit 3 (the model, labels, or wheelhouse wheels it lacks; wheels only when
+the dependency env must be built) copy exactly those and run it again. ``changed`` is the board
+command's own ``changed``: a second run of the same artifacts reports changed=0 and copies nothing but
+a checksum look at the wheel. In check mode the command runs with ``--check`` (read only). Every path
+and name reaches the board as a module argument or an argv element, never through a shell; names from
+the user are ``!unsafe`` in the vars (Ansible never templates them) and the manifest is read with a
+lookup (also never templated).
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ PLAY_HEADER = """\
   max_fail_percentage: "{{{{ edgenet_max_fail_percentage }}}}"
   vars:
     # ~ and ~/... are the board user's HOME (the emitter turns relative folders into ~/...).
-    edgenet_base_path: "{{{{ edgenet_base if edgenet_base.startswith('/') else ansible_user_dir ~ edgenet_base[1:] }}}}"
+    # edgenet_home and edgenet_user come from the emitter's preflight (host_vars), else from the board.
+    edgenet_base_path: "{{{{ edgenet_base if edgenet_base.startswith('/') else (edgenet_home | default(ansible_user_dir)) ~ edgenet_base[1:] }}}}"
     edgenet_release_cmd: ["{{{{ edgenet_python }}}}", "-s", "-m", "edgenet.cli.release"]
+    # exit 3: {{missing_artifacts, missing_wheels}}; nothing otherwise
+    edgenet_missing: "{{{{ edgenet_install.stdout | from_json if edgenet_install.rc | default(0) == 3 else {{}} }}}}"
   handlers:
     - name: restart edgenet
       become: true
@@ -48,27 +52,17 @@ PLAY_HEADER = """\
     - name: the board user's HOME
       ansible.builtin.setup:
         gather_subset: ["!all", "!min", "user"]
-      when: ansible_user_dir is not defined
+      when: edgenet_home is not defined or (edgenet_service | bool and edgenet_user is not defined)
 """
 
 DEPLOY_TASKS = """
     # Copies are housekeeping (changed_when: false): the recap's "changed" is the board command's own.
-    - name: folders for the artifacts
-      ansible.builtin.file:
-        path: "{{ item }}"
-        state: directory
-        mode: "0755"
-      loop:
-        - "{{ edgenet_base_path }}/incoming"
-        - "{{ edgenet_base_path }}/wheelhouse"
-      changed_when: false
-
-    - name: edgenet wheel, model and labels
+    # A dest ending in / makes the folders; Ansible's copy compares checksums before sending.
+    - name: edgenet wheel (it runs the board command)
       ansible.builtin.copy:
-        src: "{{ playbook_dir }}/artifacts/{{ item }}"
-        dest: "{{ edgenet_base_path }}/incoming/{{ item }}"
+        src: "{{ playbook_dir }}/artifacts/{{ edgenet_files[0] }}"
+        dest: "{{ edgenet_base_path }}/incoming/"
         mode: "0644"
-      loop: "{{ edgenet_files }}"
       changed_when: false
 
     # In check mode nothing was copied: the board command runs from the wheel already in incoming/.
@@ -79,7 +73,9 @@ DEPLOY_TASKS = """
       register: edgenet_wheel_there
       when: ansible_check_mode
 
-    # Read only in check mode (--check): it says whether a run would make a release.
+    # It decides before writing anything: nothing to do (--if-changed), or exit 3 naming the files it
+    # lacks (the model and labels; wheelhouse wheels only when the dependency env must be built), or
+    # the release. Read only in check mode (--check).
     - name: edgenet release install (the board command)
       ansible.builtin.command:
         argv: "{{ edgenet_release_cmd + ['install'] + edgenet_install_args + (['--check'] if ansible_check_mode else []) }}"
@@ -101,16 +97,24 @@ DEPLOY_TASKS = """
       changed_when: true
       when: ansible_check_mode and not edgenet_wheel_there.stat.exists
 
-    # Exit 3: the dependency env must be built and the board's wheelhouse lacks these wheels.
-    - name: wheelhouse wheels the board lacks
+    # Only names this play knows (the board's answer never chooses a file to send).
+    - name: the model and labels the board lacks
+      ansible.builtin.copy:
+        src: "{{ playbook_dir }}/artifacts/{{ item }}"
+        dest: "{{ edgenet_base_path }}/incoming/"
+        mode: "0644"
+      loop: "{{ edgenet_files | intersect(edgenet_missing.missing_artifacts | default([])) }}"
+      changed_when: false
+
+    - name: the wheelhouse wheels the board lacks
       ansible.builtin.copy:
         src: "{{ playbook_dir }}/{{ edgenet_wheelhouse_dir }}/{{ item }}"
-        dest: "{{ edgenet_base_path }}/wheelhouse/{{ item }}"
+        dest: "{{ edgenet_base_path }}/wheelhouse/"
         mode: "0644"
+      loop: "{{ edgenet_missing.missing_wheels | default([]) | select('match', '^[^./][^/]*[.]whl$') | list }}"
       changed_when: false
-      loop: "{{ (edgenet_install.stdout | from_json).missing_wheels | default([]) if edgenet_install.rc | default(0) == 3 else [] }}"
 
-    - name: edgenet release install, with the wheels
+    - name: edgenet release install, with the copied files
       ansible.builtin.command:
         argv: "{{ edgenet_release_cmd + ['install'] + edgenet_install_args }}"
         chdir: /
@@ -198,5 +202,5 @@ def unit_template(*, model_name: str, labels_name: str | None, service: ServiceC
     folder filled in by Ansible (the base with systemd's ``%`` doubled, as systemd_quote does)."""
     text = escape_jinja(unit_text(user=_USER, base=_BASE, model_name=model_name, labels_name=labels_name,
                                   service=service))
-    return (text.replace(_USER, "{{ ansible_user_id }}")
+    return (text.replace(_USER, "{{ edgenet_user | default(ansible_user_id) }}")
             .replace(_BASE, "{{ edgenet_base_path | replace('%', '%%') }}"))
