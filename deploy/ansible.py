@@ -215,6 +215,8 @@ def emit_ansible(out_dir: str | os.PathLike, hosts: list[str], *, config: Deploy
                 group = kind_group(pre)
                 note = "; ".join(pre.lines()[:4])
                 hv.update(edgenet_home=pre.home, edgenet_user=pre.user)  # saves the play a look at the board
+                if pre.python:  # the python3 edgenet deploy would use; saves Ansible's interpreter discovery
+                    hv["ansible_python_interpreter"] = pre.python
                 try:
                     check(pre)
                     if service is not None and not (pre.systemd and pre.sudo):

@@ -3,11 +3,11 @@ systemd unit as an Ansible template.
 
 The plays do what ``edgenet deploy`` does, with the same board command doing the work
 (``python3 -m edgenet.cli.release``, run from the pushed wheel; docs/deploy.md, "The board
-command"): copy the wheel into ``BASE/incoming/``, run ``install --if-changed`` (the manifest on
-stdin), and when it answers exit 3 (the model, labels, or wheelhouse wheels it lacks; wheels only when
-the dependency env must be built) copy exactly those and run it again. ``changed`` is the board
-command's own ``changed``: a second run of the same artifacts reports changed=0 and copies nothing but
-a checksum look at the wheel. In check mode the command runs with ``--check`` (read only). Every path
+command"): copy the wheel, model and labels into ``BASE/incoming/`` (Ansible's copy compares
+checksums first), run ``install --if-changed`` (the manifest on stdin), and when it answers exit 3
+(the wheelhouse wheels it lacks, only when the dependency env must be built) copy exactly those and
+run it again. ``changed`` is the board command's own ``changed``: a second run of the same artifacts
+reports changed=0 and sends nothing. In check mode the command runs with ``--check`` (read only). Every path
 and name reaches the board as a module argument or an argv element, never through a shell; names from
 the user are ``!unsafe`` in the vars (Ansible never templates them) and the manifest is read with a
 lookup (also never templated).
@@ -58,11 +58,12 @@ PLAY_HEADER = """\
 DEPLOY_TASKS = """
     # Copies are housekeeping (changed_when: false): the recap's "changed" is the board command's own.
     # A dest ending in / makes the folders; Ansible's copy compares checksums before sending.
-    - name: edgenet wheel (it runs the board command)
+    - name: edgenet wheel, model and labels
       ansible.builtin.copy:
-        src: "{{ playbook_dir }}/artifacts/{{ edgenet_files[0] }}"
+        src: "{{ playbook_dir }}/artifacts/{{ item }}"
         dest: "{{ edgenet_base_path }}/incoming/"
         mode: "0644"
+      loop: "{{ edgenet_files }}"
       changed_when: false
 
     # In check mode nothing was copied: the board command runs from the wheel already in incoming/.
@@ -74,8 +75,8 @@ DEPLOY_TASKS = """
       when: ansible_check_mode
 
     # It decides before writing anything: nothing to do (--if-changed), or exit 3 naming the files it
-    # lacks (the model and labels; wheelhouse wheels only when the dependency env must be built), or
-    # the release. Read only in check mode (--check).
+    # lacks (wheelhouse wheels, only when the dependency env must be built), or the release. Read only
+    # in check mode (--check).
     - name: edgenet release install (the board command)
       ansible.builtin.command:
         argv: "{{ edgenet_release_cmd + ['install'] + edgenet_install_args + (['--check'] if ansible_check_mode else []) }}"
@@ -97,8 +98,9 @@ DEPLOY_TASKS = """
       changed_when: true
       when: ansible_check_mode and not edgenet_wheel_there.stat.exists
 
-    # Only names this play knows (the board's answer never chooses a file to send).
-    - name: the model and labels the board lacks
+    # Only names this play knows (the board's answer never chooses a file to send); artifacts only if
+    # something changed them on the board since the copy above.
+    - name: artifacts the board lacks
       ansible.builtin.copy:
         src: "{{ playbook_dir }}/artifacts/{{ item }}"
         dest: "{{ edgenet_base_path }}/incoming/"

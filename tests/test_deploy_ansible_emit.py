@@ -111,6 +111,9 @@ def test_boards_are_grouped_by_kind_and_refusals_become_play_failures(emitted):
     assert "ansible_user" not in hv["pi5-b"]  # the ssh config decides, as for edgenet deploy
     assert (hv["pc_2222"]["ansible_host"], hv["pc_2222"]["ansible_port"]) == ("pc", 2222)
     assert "edgenet_refused" not in hv["pi5-a"] and "venv" in hv["jetson"]["edgenet_refused"]
+    # what preflight read saves the play a look at the board; a board not reached is looked at then
+    assert (hv["pi5-a"]["edgenet_home"], hv["pi5-a"]["ansible_python_interpreter"]) == ("/home/pi", "/usr/bin/python3")
+    assert "edgenet_home" not in hv["lost"] and hv["lost"]["ansible_python_interpreter"] == "auto_silent"
     assert hv["pi5-a"]["edgenet_manifest_file"] == f"artifacts/manifest-{pi[0]}.json"
 
 
