@@ -16,7 +16,11 @@ With ``consumer_transform`` (the same transform, its own instance for the consum
 read while the consumer is already waiting for one is handed over as it is, and ``get()`` makes its
 tensor in the consumer's thread. The work goes to the side that has time for it: when reading is
 the slower stage, the consumer (idle anyway) preprocesses and the reader only reads; when the
-consumer is the slower stage, it never waits and the reader preprocesses every frame.
+consumer is the slower stage, it never waits and the reader preprocesses every frame. A consumer
+that waits only a little is not given more than its waiting covers: a frame is handed over only
+while the consumer's average wait per frame exceeds what the transform costs it (it costs more
+there: the frame was decoded in the other core's cache), so near balance the consumer does not
+become the slower side.
 
 A live source that fails (read error, device unplugged) does not end the run: the thread closes it,
 says so once, and reopens it with exponential backoff until it is back or the run stops.
@@ -34,6 +38,9 @@ import numpy as np
 
 from edgenet.errors import EdgenetError, SourceError, SourceLost
 from edgenet.sources import FrameSource
+
+
+IDLE_WEIGHT = 0.1  # weight of the newest sample in the consumer's moving averages (~10 frames)
 
 
 class EndOfStream(Exception):
@@ -109,7 +116,11 @@ class Capture:
         self._frames: deque[Frame] = deque()
         self._changed = threading.Condition(threading.Lock())  # frames, _ended, _held
         self._held: Frame | None = None  # the consumer's frame: its tensor buffer is in use
-        self._waiting = False  # the consumer waits in get(): the reader leaves the transform to it
+        self._waiting = False  # the consumer waits in get(): the reader may leave the transform to it
+        # Moving averages (ns) of the consumer's wait per get() and of a transform in its thread; the
+        # reader hands a frame over only while the first exceeds the second.
+        self._idle_ns = 0.0
+        self._steal_cost_ns = 0.0
         self._free: list[np.ndarray] = []  # tensor buffers to reuse
         self._ended = False
         self._last_frame: float | None = None  # perf_counter of the last frame read
@@ -128,13 +139,17 @@ class Capture:
             if self._held is not None:
                 self._recycle(self._held)
                 self._held = None
+            waited = 0
             if not self._frames and not self._ended:
                 self._waiting = True
+                started = time.perf_counter_ns()
                 try:
                     if not self._changed.wait_for(lambda: self._frames or self._ended, timeout):
                         raise FrameTimeout()
                 finally:
                     self._waiting = False
+                waited = time.perf_counter_ns() - started
+            self._idle_ns += (waited - self._idle_ns) * IDLE_WEIGHT
             if not self._frames:
                 self._raise_end()
             frame = self._frames.popleft()
@@ -151,6 +166,10 @@ class Capture:
                 raise SourceError(f"capture failed: {type(exc).__name__}: {exc}") from None
             frame.transform_ns = time.perf_counter_ns() - started
             frame.by_consumer = True
+            if self._steal_cost_ns:
+                self._steal_cost_ns += (frame.transform_ns - self._steal_cost_ns) * IDLE_WEIGHT
+            else:
+                self._steal_cost_ns = float(frame.transform_ns)  # the first: no average to move yet
         return frame
 
     def _raise_end(self):
@@ -229,7 +248,8 @@ class Capture:
                 self.captured += 1
                 tensor, spent = None, 0
                 # A consumer already waiting has time to spare: it makes the tensor (see get()).
-                if self.transform is not None and not (self._waiting and self.consumer_transform is not None):
+                if self.transform is not None and not (self._waiting and self.consumer_transform is not None
+                                                       and self._idle_ns > self._steal_cost_ns):
                     tensor = self._make_tensor(image, self.transform)
                     spent = time.perf_counter_ns() - captured
                 self._deliver(Frame(index, image, tensor, captured, spent))

@@ -229,7 +229,35 @@ def test_a_transform_failing_in_the_consumer_is_one_line():
                   buffers=lambda: np.empty((8, 8), np.uint8)).start()
     try:
         with pytest.raises(SourceError, match=r"^capture failed: error: OpenCV.*ssize.empty"):
-            cap.get(timeout=2)
+            for _ in range(5):  # the first frame is the reader's: the consumer has not waited yet
+                cap.get(timeout=2)
     finally:
         cap.stop()
     assert not cap._thread.is_alive()
+
+
+def test_a_consumer_that_waits_less_than_the_transform_costs_it_is_not_handed_frames():
+    # The reader takes 2 ms a frame, the consumer does nothing else: it waits ~2 ms a frame. The
+    # transform costs it 15 ms: handing it frames would make it the slower side, so after the first
+    # one (which teaches what it costs) the reader keeps them.
+    reader, consumer = [], []
+
+    def slow_here(image, out):
+        consumer.append(threading.get_ident())
+        time.sleep(0.015)
+        return _fill(image, out)
+
+    cap = Capture(SlowCounter(60, 0.002), transform=_threads_of(reader), consumer_transform=slow_here,
+                  buffers=lambda: np.empty((8, 8), np.uint8)).start()
+    got = []
+    try:
+        while True:
+            frame = cap.get(timeout=2)
+            assert frame.tensor.min() == frame.tensor.max() == frame.image[0, 0, 0]
+            got.append(frame.index)
+    except EndOfStream:
+        pass
+    finally:
+        cap.stop()
+    assert got == list(range(60))
+    assert len(consumer) <= 6 and len(reader) + len(consumer) == 60
