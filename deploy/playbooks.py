@@ -183,13 +183,18 @@ ROLLBACK_TASKS = """
 _USER, _BASE = "@@EDGENET_USER@@", "@@EDGENET_BASE@@"
 
 
+def _shown(out_dir: str) -> str:
+    """The folder as shown in the header comment: one line whatever its name holds."""
+    return "".join(c if c.isprintable() else "?" for c in out_dir)
+
+
 def deploy_playbook(out_dir: str) -> str:
-    head = PLAY_HEADER.format(dir=out_dir, name="deploy.yml", title="edgenet deploy", unit=UNIT_NAME)
+    head = PLAY_HEADER.format(dir=_shown(out_dir), name="deploy.yml", title="edgenet deploy", unit=UNIT_NAME)
     return head + DEPLOY_TASKS.replace("{unit_path}", UNIT_PATH)
 
 
 def rollback_playbook(out_dir: str) -> str:
-    head = PLAY_HEADER.format(dir=out_dir, name="rollback.yml", title="edgenet rollback", unit=UNIT_NAME)
+    head = PLAY_HEADER.format(dir=_shown(out_dir), name="rollback.yml", title="edgenet rollback", unit=UNIT_NAME)
     return head + ROLLBACK_TASKS
 
 
