@@ -195,9 +195,14 @@ def test_a_waiting_consumer_makes_the_tensors_of_a_slow_source(latest_only):
         pass
     finally:
         cap.stop()
-    assert seen == list(range(40))  # nothing dropped or reordered by who transforms
+    if latest_only:  # a consumer held up longer than a frame (a loaded machine) loses it to the next
+        assert seen == sorted(seen) and len(seen) + cap.dropped == 40
+        assert len(reader) + len(consumer) <= 40
+    else:
+        assert seen == list(range(40))  # nothing dropped or reordered by who transforms
+        assert len(reader) + len(consumer) == 40  # each frame once
     assert set(consumer) == {threading.get_ident()}  # in the consumer's own thread
-    assert len(consumer) >= 30 and len(reader) + len(consumer) == 40  # each frame once, mostly here
+    assert len(consumer) >= len(seen) * 3 // 4  # mostly here
     assert made_here == len(consumer)  # the loop tells its preprocessing from its waiting by this
     assert len(buffers) <= 3
 
@@ -239,7 +244,7 @@ def test_a_transform_failing_in_the_consumer_is_one_line():
 def test_a_consumer_that_waits_less_than_the_transform_costs_it_is_not_handed_frames():
     # The reader takes 2 ms a frame, the consumer does nothing else: it waits ~2 ms a frame. The
     # transform costs it 15 ms: handing it frames would make it the slower side, so after the first
-    # one (which teaches what it costs) the reader keeps them.
+    # (which teaches what it costs) the reader keeps them, but for a rare long wait.
     reader, consumer = [], []
 
     def slow_here(image, out):
@@ -247,7 +252,7 @@ def test_a_consumer_that_waits_less_than_the_transform_costs_it_is_not_handed_fr
         time.sleep(0.015)
         return _fill(image, out)
 
-    cap = Capture(SlowCounter(60, 0.002), transform=_threads_of(reader), consumer_transform=slow_here,
+    cap = Capture(SlowCounter(100, 0.002), transform=_threads_of(reader), consumer_transform=slow_here,
                   buffers=lambda: np.empty((8, 8), np.uint8)).start()
     got = []
     try:
@@ -259,5 +264,6 @@ def test_a_consumer_that_waits_less_than_the_transform_costs_it_is_not_handed_fr
         pass
     finally:
         cap.stop()
-    assert got == list(range(60))
-    assert len(consumer) <= 6 and len(reader) + len(consumer) == 60
+    assert got == list(range(100))
+    # Handing over whenever it waits would give it every frame the queue runs dry on (~16 here).
+    assert len(consumer) <= 8 and len(reader) + len(consumer) == 100
