@@ -106,6 +106,28 @@ class Sshd:
         self.log.close()
 
 
+REAL_PIP_CACHE = os.path.expanduser("~/.cache/pip")
+
+
+def board_wheelhouse(board_root: Path, out: Path) -> Path:
+    """The offline wheelhouse for a loopback board (this machine's system python3 under ``board_root``):
+    its preflight facts, then deploy's own wheelhouse builder, from pip's real cache (the tests' HOME is
+    a throwaway folder, so pip's default cache would start empty)."""
+    from deploy.build import build_wheelhouse
+    from deploy.preflight import parse_preflight, preflight_command
+
+    facts = subprocess.run(["sh", "-c", preflight_command(str(board_root))], capture_output=True, text=True, check=True)
+    old = os.environ.get("PIP_CACHE_DIR")
+    os.environ["PIP_CACHE_DIR"] = REAL_PIP_CACHE
+    try:
+        return build_wheelhouse(parse_preflight(facts.stdout), out)
+    finally:
+        if old is None:
+            os.environ.pop("PIP_CACHE_DIR")
+        else:
+            os.environ["PIP_CACHE_DIR"] = old
+
+
 def make_root() -> Path:
     """A world-traversable temp folder (pytest's tmp folders are 0700 root: the test user could not
     reach its HOME inside them)."""

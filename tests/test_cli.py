@@ -177,7 +177,7 @@ def test_workstation_verbs_on_a_board_say_where_they_run(tmp_path, argv, verb, h
 
 def test_board_verbs_need_no_workstation_package(tmp_path):
     code = ("import sys\nsys.modules['calibration'] = sys.modules['deploy'] = sys.modules['tensorflow'] = None\n"
-            f"from edgenet.cli import main\nsys.exit(main(['info', '--alpha', '0.5', '--resolution', '160', '--json']))\n")
+            "from edgenet.cli import main\nsys.exit(main(['info', '--alpha', '0.5', '--resolution', '160', '--json']))\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
                        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
     assert r.returncode == 0 and '"mult_adds"' in r.stdout, r.stderr

@@ -34,7 +34,6 @@ from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.ssh, pytest.mark.ansible]
 
-REAL_PIP_CACHE = os.path.expanduser("~/.cache/pip")
 BASE = "~/edge fleet; touch pwned-base & (1) 'q'"
 HOSTILE_MODEL = "tiny {{ lookup('pipe', 'touch pwned-jinja') }}; $(touch pwned-sh) 'q'.tflite"
 ORDER = ("ans-a", "ans-broken", "ans-b")  # inventory order: the broken board in the middle
@@ -53,10 +52,10 @@ def fleet(tmp_path_factory, tiny_model, tiny_labels):
     boards = start_boards([(alias, alias == "ans-broken") for alias in ORDER], "ans")
     try:
         config, known = write_ssh_files(work, boards)
-        env = dict(os.environ, PIP_CACHE_DIR=REAL_PIP_CACHE, EDGENET_CACHE=str(work / "cache"), HOME=str(work),
+        env = dict(os.environ, PIP_CACHE_DIR=sshd_mod.REAL_PIP_CACHE, EDGENET_CACHE=str(work / "cache"), HOME=str(work),
                    EDGENET_SSH_CONFIG=str(config), EDGENET_KNOWN_HOSTS=str(known))
         env.pop("SSH_AUTH_SOCK", None)
-        wheelhouse = _wheelhouse(work, env)
+        wheelhouse = sshd_mod.board_wheelhouse(work, work / "wheelhouse")
         model = work / HOSTILE_MODEL
         shutil.copy(tiny_model, model)
         other = work / "second model.tflite"  # the same network, other bytes: a new release
@@ -71,19 +70,6 @@ def fleet(tmp_path_factory, tiny_model, tiny_labels):
         yield {"boards": {b.alias: b for b in boards}, "dirs": dirs, "env": env, "emit_out": r.stdout}
     finally:
         stop_boards(boards)
-
-
-def _wheelhouse(work: Path, env: dict) -> Path:
-    from deploy.build import build_wheelhouse
-    from deploy.preflight import parse_preflight, preflight_command
-
-    out = subprocess.run(["sh", "-c", preflight_command(str(work))], capture_output=True, text=True, check=True)
-    old = os.environ.get("PIP_CACHE_DIR")
-    os.environ["PIP_CACHE_DIR"] = REAL_PIP_CACHE
-    try:
-        return build_wheelhouse(parse_preflight(out.stdout), work / "wheelhouse")
-    finally:
-        os.environ.pop("PIP_CACHE_DIR") if old is None else os.environ.update(PIP_CACHE_DIR=old)
 
 
 def play(fleet, name: str, playbook: str = "deploy.yml", *args: str) -> tuple[int, str, dict]:
@@ -157,7 +143,7 @@ def test_deploy_installs_the_good_boards_and_fails_the_broken_one(fleet):
         assert m["model"] == HOSTILE_MODEL and current(boards[alias]) == f"releases/{releases(boards[alias])[0]}"
         assert (base(boards[alias]) / "current" / "model" / HOSTILE_MODEL).is_file()
     assert recap["ans-broken"]["failed"] == 1
-    assert f"fatal: [ans-broken]" in out and BROKEN_VENV_MESSAGE in out
+    assert "fatal: [ans-broken]" in out and BROKEN_VENV_MESSAGE in out
     assert current(boards["ans-broken"]) is None and releases(boards["ans-broken"]) == []
     assert injected(fleet) == []
 

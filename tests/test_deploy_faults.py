@@ -27,7 +27,6 @@ from tests.slowlink import SlowLink
 
 pytestmark = pytest.mark.ssh
 
-REAL_PIP_CACHE = os.path.expanduser("~/.cache/pip")
 # Legal for a folder name and full of shell syntax: if any of it ran, a pwned* file would appear.
 HOSTILE_BASE = "~/edge net; touch pwned-base & (1) 'q' | x > y"
 UPLOAD_RATE = 2_000_000  # bytes/s over the slow link
@@ -63,23 +62,13 @@ def board():
 
 @pytest.fixture(scope="module")
 def wheelhouse(board, tmp_path_factory):
-    from deploy.build import build_wheelhouse
-    from deploy.preflight import parse_preflight, preflight_command
-
-    cache = tmp_path_factory.mktemp("faults-cache")
-    out = subprocess.run(["sh", "-c", preflight_command(str(board["root"]))], capture_output=True, text=True, check=True)
-    old = os.environ.get("PIP_CACHE_DIR")
-    os.environ["PIP_CACHE_DIR"] = REAL_PIP_CACHE
-    try:
-        return build_wheelhouse(parse_preflight(out.stdout), cache / "wheelhouse")
-    finally:
-        os.environ.pop("PIP_CACHE_DIR") if old is None else os.environ.update(PIP_CACHE_DIR=old)
+    return sshd_mod.board_wheelhouse(board["root"], tmp_path_factory.mktemp("faults-cache") / "wheelhouse")
 
 
 @pytest.fixture
 def ssh(isolated_ssh, board, monkeypatch, tmp_path_factory):
     """ssh config: `board` direct, `slow` through a SlowLink (started by the test); both trusted."""
-    monkeypatch.setenv("PIP_CACHE_DIR", REAL_PIP_CACHE)
+    monkeypatch.setenv("PIP_CACHE_DIR", sshd_mod.REAL_PIP_CACHE)
     monkeypatch.setenv("EDGENET_CACHE", str(tmp_path_factory.getbasetemp() / "faults-edgenet-cache"))
     user, server = board["user"], board["sshd"]
     link = SlowLink(server.port, UPLOAD_RATE)

@@ -15,7 +15,7 @@ from deploy.build import platform_tags
 from deploy.errors import DeployError, PreflightError
 from deploy.preflight import check, parse_preflight, preflight_command
 
-from tests.conftest import FIXTURES, ROOT
+from tests.conftest import FIXTURES
 
 REC = FIXTURES / "preflight"
 

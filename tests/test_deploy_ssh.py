@@ -22,7 +22,6 @@ from tests import sshd as sshd_mod
 
 pytestmark = pytest.mark.ssh
 
-REAL_PIP_CACHE = os.path.expanduser("~/.cache/pip")
 
 
 @pytest.fixture(scope="session")
@@ -51,26 +50,14 @@ def workstation_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def wheelhouse(boards, workstation_cache):
     """The device dependencies for this machine's platform, downloaded once (pip's cache makes it fast)."""
-    from deploy.build import build_wheelhouse
-    from deploy.preflight import parse_preflight, preflight_command
-
-    out = subprocess.run(["sh", "-c", preflight_command(str(boards["root"]))], capture_output=True, text=True, check=True)
-    pre = parse_preflight(out.stdout)
-    env = dict(os.environ, PIP_CACHE_DIR=REAL_PIP_CACHE)
-    old = os.environ.copy()
-    os.environ.update(env)
-    try:
-        return build_wheelhouse(pre, workstation_cache / "wheelhouse")
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
+    return sshd_mod.board_wheelhouse(boards["root"], workstation_cache / "wheelhouse")
 
 
 @pytest.fixture(autouse=True)
 def workstation_env(isolated_ssh, monkeypatch, workstation_cache):
     """On top of conftest's ~/.ssh isolation (HOME is empty): the real pip cache, and one edgenet
     cache (the board wheel, wheelhouses) for the session."""
-    monkeypatch.setenv("PIP_CACHE_DIR", REAL_PIP_CACHE)
+    monkeypatch.setenv("PIP_CACHE_DIR", sshd_mod.REAL_PIP_CACHE)
     monkeypatch.setenv("EDGENET_CACHE", str(workstation_cache))
 
 

@@ -182,7 +182,7 @@ def check_interpreter(rs: RequirementSet, model_path: str = DOCTOR_MODEL, expect
         for xnnpack in (True, False):
             try:
                 m = load_interpreter(model_path, runtime=name, threads=1, xnnpack=xnnpack)
-            except EdgenetError as exc:
+            except EdgenetError:
                 if not xnnpack:  # a runtime that cannot turn XNNPACK off
                     break
                 raise

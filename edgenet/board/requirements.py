@@ -24,7 +24,7 @@ Standard library only, like the facts: it runs before edgenet's dependencies are
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from edgenet.board.facts import BoardFacts
 
