@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 from dataclasses import replace
 
 import pytest
@@ -127,15 +128,30 @@ def test_the_board_wheel_holds_edgenet_alone(tmp_path):
     assert "edgenet = edgenet.cli:main" in entry
 
 
-def test_requirements_command_runs_from_the_wheel_alone(tmp_path):
-    """A board with the wheel and nothing else: the wheel on PYTHONPATH (a zip) prints its set."""
-    from deploy.build import build_wheel
+def test_requirements_command_runs_from_the_wheel_alone(tmp_path, capsys):
+    """A board with the wheel (built by hand: `edgenet deploy --build-wheel DIR`) and nothing else: the
+    wheel on PYTHONPATH (a zip) prints its set."""
+    from deploy.build import wheel_top_level
+    from edgenet.cli import main
 
-    wheel = build_wheel(tmp_path)
+    assert main(["deploy", "--build-wheel", str(tmp_path / "dist")]) == 0
+    wheel = Path(capsys.readouterr().out.strip())
+    assert wheel.parent == tmp_path / "dist" and wheel_top_level(wheel) == {"edgenet", "edgenet-0.1.0.dist-info"}
     r = subprocess.run([sys.executable, "-m", "edgenet.cli.requirements"], capture_output=True, text=True,
                        cwd=tmp_path, env={"PYTHONPATH": str(wheel), "PATH": os.environ["PATH"]}, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[2].startswith("ai-edge-litert>=1.2")
+
+
+def test_build_wheel_takes_nothing_else(tmp_path, capsys):
+    from edgenet.cli import main
+
+    assert main(["deploy", "--build-wheel", str(tmp_path), "pi@board"]) == 2
+    assert capsys.readouterr().err.strip().endswith("--build-wheel DIR takes nothing else: it builds the board wheel "
+                                                    "and contacts no board")
+    (tmp_path / "file").write_text("")
+    assert main(["deploy", "--build-wheel", str(tmp_path / "file")]) == 2
+    assert "cannot write --build-wheel" in capsys.readouterr().err
 
 
 def test_a_wheel_with_workstation_packages_is_refused(tmp_path):

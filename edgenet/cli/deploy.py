@@ -23,6 +23,9 @@ def register(sub) -> None:
     p.add_argument("--emit-ansible", metavar="DIR",
                    help="change nothing: write an Ansible inventory (boards grouped by kind, from preflight), the "
                    "artifacts and deploy.yml/rollback.yml into DIR, for ansible-playbook on a fleet")
+    p.add_argument("--build-wheel", metavar="DIR",
+                   help="contact no board: build the board wheel (the edgenet package alone, no calibration or "
+                   "deploy) into DIR and print its path, for installing by hand on a board")
     p.add_argument("--offline", action="store_true",
                    help="no index on the board: push a wheelhouse built here for the board's platform")
     p.add_argument("--wheelhouse", metavar="DIR", help="with --offline: use this wheelhouse instead of building one")
@@ -49,6 +52,15 @@ def handle(args: argparse.Namespace) -> int:
     from deploy.service import ServiceConfig
     from edgenet.errors import UsageError
 
+    if args.build_wheel:
+        if args.hosts or args.hosts_file or args.model or args.rollback or args.emit_ansible:
+            raise UsageError("--build-wheel DIR takes nothing else: it builds the board wheel and contacts no board")
+        from deploy.build import build_wheel
+        from edgenet.outputs import check_output_folder
+
+        check_output_folder(args.build_wheel, "--build-wheel")
+        print(build_wheel(args.build_wheel))
+        return 0
     if args.rollback and (args.model or args.service or args.emit_ansible):
         raise UsageError("--rollback takes only hosts (and ssh options); the emitted rollback.yml rolls back a fleet")
     if args.emit_ansible and not args.model:
