@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,13 +28,6 @@ class Board:
 
     def path(self, rel: str, base: str = "edgenet") -> Path:
         return self.user.home / base / rel
-
-
-def _create_user(root: Path, name: str) -> sshd_mod.TestUser:
-    home = root / "home"
-    subprocess.run(["useradd", "-m", "-d", str(home), "-s", "/bin/bash", name], check=True, capture_output=True)
-    subprocess.run(["usermod", "-p", "*", name], check=True, capture_output=True)
-    return sshd_mod.TestUser(name, home, sshd_mod.keygen(root / "id_ed25519"))
 
 
 def _broken_python(root: Path) -> str:
@@ -60,7 +52,7 @@ def start_boards(specs: list[tuple[str, bool]], tag: str) -> list[Board]:
     try:
         for i, (alias, broken) in enumerate(specs):
             root = sshd_mod.make_root()
-            board = Board(alias, root, _create_user(root, f"edgenet-{tag}{i}-{os.getpid()}"))
+            board = Board(alias, root, sshd_mod.create_user(root, f"edgenet-{tag}{i}-{os.getpid()}"))
             boards.append(board)
             extra = (f"SetEnv PATH={_broken_python(root)}:/usr/local/bin:/usr/bin:/bin",) if broken else ()
             board.sshd = sshd_mod.Sshd(root, board.user, extra=extra)

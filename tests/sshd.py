@@ -48,8 +48,10 @@ class TestUser:
     key: Path
 
 
-def create_user(root: Path) -> TestUser:
-    name = f"edgenet-test-{os.getpid()}"
+def create_user(root: Path, name: str | None = None) -> TestUser:
+    """A throwaway login user whose HOME is ``root/home`` (default name: per test session, so tiers that
+    need their own user pass another)."""
+    name = name or f"edgenet-test-{os.getpid()}"
     home = root / "home"
     subprocess.run(["useradd", "-m", "-d", str(home), "-s", "/bin/bash", name], check=True, capture_output=True)
     # sshd without PAM refuses a locked account ('!' in shadow); '*' = no password, but not locked.
@@ -58,6 +60,13 @@ def create_user(root: Path) -> TestUser:
 
 
 def delete_user(user: TestUser) -> None:
+    # Its sessions first: an sshd child kept alive by a client's ControlPersist (Ansible's default) would
+    # outlive the user and pass to the next test user given the same uid.
+    subprocess.run(["pkill", "-KILL", "-u", user.name], capture_output=True)
+    for _ in range(50):
+        if subprocess.run(["pgrep", "-u", user.name], capture_output=True).returncode != 0:
+            break
+        time.sleep(0.1)
     subprocess.run(["userdel", "-f", user.name], capture_output=True)
 
 

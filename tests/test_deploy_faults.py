@@ -33,22 +33,13 @@ UPLOAD_RATE = 2_000_000  # bytes/s over the slow link
 BIG_PADDING = 14 << 20  # zeros after a valid model: ~7 s of upload at UPLOAD_RATE
 
 
-def _create_user(root: Path) -> sshd_mod.TestUser:
-    """As tests.sshd.create_user, under another name: test_deploy_ssh's user may exist in this session."""
-    name = f"edgenet-faults-{os.getpid()}"
-    home = root / "home"
-    subprocess.run(["useradd", "-m", "-d", str(home), "-s", "/bin/bash", name], check=True, capture_output=True)
-    subprocess.run(["usermod", "-p", "*", name], check=True, capture_output=True)
-    return sshd_mod.TestUser(name, home, sshd_mod.keygen(root / "id_ed25519"))
-
-
 @pytest.fixture(scope="module")
 def board():
     reason = sshd_mod.sshd_available()
     if reason:
         pytest.skip(reason)
     root = sshd_mod.make_root()
-    user = _create_user(root)
+    user = sshd_mod.create_user(root, f"edgenet-faults-{os.getpid()}")  # test_deploy_ssh's user may exist
     server = None
     try:
         server = sshd_mod.Sshd(root, user)
