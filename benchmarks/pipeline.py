@@ -55,27 +55,21 @@ def median_ms(samples_ns) -> float:
     return float(np.median(samples_ns)) / 1e6
 
 
-def time_calls(fn, n: int, warmup: int = 5) -> float:
+def time_calls(fn, n: int, warmup: int = 5, clock=time.perf_counter_ns) -> float:
+    """Median time of one call in ms by ``clock`` (wall by default)."""
     for _ in range(warmup):
         fn()
     samples = []
     for _ in range(n):
-        t = time.perf_counter_ns()
+        t = clock()
         fn()
-        samples.append(time.perf_counter_ns() - t)
+        samples.append(clock() - t)
     return median_ms(samples)
 
 
 def time_cpu(fn, n: int, warmup: int = 5) -> float:
     """Median CPU time of one call in ms (this thread's: time spent waiting for a core is not counted)."""
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(n):
-        t = time.thread_time_ns()
-        fn()
-        samples.append(time.thread_time_ns() - t)
-    return median_ms(samples)
+    return time_calls(fn, n, warmup, clock=time.thread_time_ns)
 
 
 def process_cpu() -> float:

@@ -24,19 +24,33 @@ class Counter(FrameSource):
         return np.full((4, 4, 3), self.i, np.uint8)
 
 
-def test_files_deliver_every_frame_in_order_to_a_slow_consumer():
-    cap = Capture(Counter(30), transform=lambda img: img.sum(), queue_size=2).start()
+def drain(cap, each=lambda frame: None, timeout: float = 2.0) -> list[int]:
+    """The index of every frame ``cap`` gives until its source ends; ``each(frame)`` runs while the frame
+    is held (its tensor is the frame's until the next get()). The capture is stopped whatever happens."""
     got = []
     try:
         while True:
-            frame = cap.get(timeout=2)
+            frame = cap.get(timeout=timeout)
+            each(frame)
             got.append(frame.index)
-            assert frame.tensor == frame.image.sum()
-            time.sleep(0.002)
     except EndOfStream:
         pass
     finally:
         cap.stop()
+    return got
+
+
+def holds_its_tensor(frame) -> None:
+    assert frame.tensor.min() == frame.tensor.max() == frame.image[0, 0, 0]
+
+
+def test_files_deliver_every_frame_in_order_to_a_slow_consumer():
+    cap = Capture(Counter(30), transform=lambda img: img.sum(), queue_size=2).start()
+    def slowly(frame):
+        assert frame.tensor == frame.image.sum()
+        time.sleep(0.002)
+
+    got = drain(cap, slowly)
     assert got == list(range(30)) and cap.dropped == 0
     with pytest.raises(EndOfStream):
         cap.get(timeout=1)
@@ -103,15 +117,7 @@ def test_lost_without_reopen_ends_with_the_error():
 
 def test_paced_file_drops_like_a_camera():
     cap = Capture(Counter(40), latest_only=True, pace_fps=400).start()
-    got = []
-    try:
-        while True:
-            got.append(cap.get(timeout=1).index)
-            time.sleep(0.01)
-    except EndOfStream:
-        pass
-    finally:
-        cap.stop()
+    got = drain(cap, lambda frame: time.sleep(0.01), timeout=1)
     assert cap.dropped > 0 and len(got) + cap.dropped == 40
     assert got == sorted(got)
 
@@ -127,19 +133,15 @@ def test_recycled_tensors_are_never_overwritten_while_held(latest_only):
     # its next get(), however the two threads interleave, and the pool stays small.
     cap = Capture(Counter(200), transform=_fill, buffers=lambda: np.empty((64, 64), np.uint8),
                   latest_only=latest_only, queue_size=3).start()
-    seen, buffers = [], set()
-    try:
-        while True:
-            frame = cap.get(timeout=2)
-            assert frame.tensor.min() == frame.tensor.max() == frame.image[0, 0, 0]
-            time.sleep(0.0005 * (frame.index % 3))  # a consumer of varying speed
-            assert frame.tensor.min() == frame.tensor.max() == frame.image[0, 0, 0]  # still ours
-            seen.append(frame.index)
-            buffers.add(id(frame.tensor))
-    except EndOfStream:
-        pass
-    finally:
-        cap.stop()
+    buffers = set()
+
+    def check(frame):
+        holds_its_tensor(frame)
+        time.sleep(0.0005 * (frame.index % 3))  # a consumer of varying speed
+        holds_its_tensor(frame)  # still ours
+        buffers.add(id(frame.tensor))
+
+    seen = drain(cap, check)
     assert len(buffers) <= (1 if latest_only else 3) + 2  # slot or queue, the one being filled, the held one
     if latest_only:
         assert seen == sorted(seen) and len(seen) + cap.dropped == 200
@@ -182,19 +184,15 @@ def test_a_waiting_consumer_makes_the_tensors_of_a_slow_source(latest_only):
     reader, consumer = [], []
     cap = Capture(SlowCounter(40, 0.01), transform=_threads_of(reader), consumer_transform=_threads_of(consumer),
                   buffers=lambda: np.empty((8, 8), np.uint8), latest_only=latest_only).start()
-    seen, buffers, made_here = [], set(), 0
-    try:
-        while True:
-            frame = cap.get(timeout=2)
-            assert frame.tensor.min() == frame.tensor.max() == frame.image[0, 0, 0]
-            assert frame.transform_ns > 0
-            seen.append(frame.index)
-            buffers.add(id(frame.tensor))
-            made_here += frame.by_consumer
-    except EndOfStream:
-        pass
-    finally:
-        cap.stop()
+    buffers, made_here = set(), []
+
+    def check(frame):
+        holds_its_tensor(frame)
+        assert frame.transform_ns > 0
+        buffers.add(id(frame.tensor))
+        made_here.append(frame.by_consumer)
+
+    seen = drain(cap, check)
     if latest_only:  # a consumer held up longer than a frame (a loaded machine) loses it to the next
         assert seen == sorted(seen) and len(seen) + cap.dropped == 40
         assert len(reader) + len(consumer) <= 40
@@ -203,7 +201,7 @@ def test_a_waiting_consumer_makes_the_tensors_of_a_slow_source(latest_only):
         assert len(reader) + len(consumer) == 40  # each frame once
     assert set(consumer) == {threading.get_ident()}  # in the consumer's own thread
     assert len(consumer) >= len(seen) * 3 // 4  # mostly here
-    assert made_here == len(consumer)  # the loop tells its preprocessing from its waiting by this
+    assert sum(made_here) == len(consumer)  # the loop tells its preprocessing from its waiting by this
     assert len(buffers) <= 3
 
 
@@ -211,17 +209,8 @@ def test_a_busy_consumer_leaves_the_tensors_to_the_reader():
     reader, consumer = [], []
     cap = Capture(Counter(30), transform=_threads_of(reader), consumer_transform=_threads_of(consumer),
                   buffers=lambda: np.empty((8, 8), np.uint8), queue_size=2).start()
-    got = []
-    try:
-        while True:
-            frame = cap.get(timeout=2)
-            assert frame.tensor.min() == frame.tensor.max() == frame.image[0, 0, 0]
-            got.append(frame.index)
-            time.sleep(0.003)  # slower than the source: the queue stays full
-    except EndOfStream:
-        pass
-    finally:
-        cap.stop()
+    # Slower than the source: the queue stays full.
+    got = drain(cap, lambda frame: (holds_its_tensor(frame), time.sleep(0.003)))
     assert got == list(range(30))
     assert len(reader) >= 25 and len(reader) + len(consumer) == 30  # the consumer waits at most at the start
 
@@ -254,16 +243,7 @@ def test_a_consumer_that_waits_less_than_the_transform_costs_it_is_not_handed_fr
 
     cap = Capture(SlowCounter(100, 0.002), transform=_threads_of(reader), consumer_transform=slow_here,
                   buffers=lambda: np.empty((8, 8), np.uint8)).start()
-    got = []
-    try:
-        while True:
-            frame = cap.get(timeout=2)
-            assert frame.tensor.min() == frame.tensor.max() == frame.image[0, 0, 0]
-            got.append(frame.index)
-    except EndOfStream:
-        pass
-    finally:
-        cap.stop()
+    got = drain(cap, holds_its_tensor)
     assert got == list(range(100))
     # Handing over whenever it waits would give it every frame the queue runs dry on (~16 here).
     assert len(consumer) <= 8 and len(reader) + len(consumer) == 100
