@@ -23,6 +23,7 @@ import json
 import os
 import posixpath
 import re
+import shlex
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -111,7 +112,7 @@ def ssh_args(settings: SshSettings) -> list[str]:
     args = []
     if settings.config():
         args += ["-F", os.path.abspath(os.path.expanduser(settings.config()))]
-    known = settings.known_hosts or os.environ.get("EDGENET_KNOWN_HOSTS")
+    known = settings.known_hosts_file()
     if known:
         args += ["-o", "UserKnownHostsFile=" + os.path.abspath(os.path.expanduser(known))]
     if settings.accept_new:
@@ -277,7 +278,8 @@ def _write(work: Path, report: EmitReport, host_vars: dict, group_vars: dict, *,
         "edgenet_service": service is not None,
         "ansible_python_interpreter": "auto_silent",
         "ansible_pipelining": True,  # one ssh round trip per task instead of three
-        "ansible_ssh_common_args": " ".join(_shell_quote(a) for a in ssh_args(settings)),
+        # Ansible splits ssh_common_args with shlex.
+        "ansible_ssh_common_args": " ".join(shlex.quote(a) for a in ssh_args(settings)),
     }
     text = yaml_vars(all_vars, "Every board's vars (override per group or host in group_vars/<kind>.yml, host_vars/).")
     text += ('edgenet_install_args: "{{ [\'--base\', edgenet_base_path, \'--manifest\', \'-\', \'--artifacts\', '
@@ -289,9 +291,3 @@ def _write(work: Path, report: EmitReport, host_vars: dict, group_vars: dict, *,
         "# Play keywords (override with -e): how many boards per batch (a number or a percentage), and the\n"
         "# percentage of failed boards in a batch above which the play stops for the rest.\n---\n"
         f'edgenet_serial: "{DEFAULT_SERIAL}"\nedgenet_max_fail_percentage: {DEFAULT_MAX_FAIL}\n')
-
-
-def _shell_quote(arg: str) -> str:
-    import shlex
-
-    return shlex.quote(arg)  # Ansible splits ssh_common_args with shlex

@@ -30,9 +30,13 @@ class SshSettings:
         """The ssh config file to resolve hosts with (``ssh -G -F``); None: ssh's own defaults."""
         return self.ssh_config or os.environ.get("EDGENET_SSH_CONFIG") or None
 
+    def known_hosts_file(self) -> str | None:
+        """The known_hosts file edgenet was told to use; None: ssh's own (``~/.ssh/known_hosts``)."""
+        return self.known_hosts or os.environ.get("EDGENET_KNOWN_HOSTS") or None
+
     def connect_options(self) -> ConnectOptions:
-        known = self.known_hosts or os.environ.get("EDGENET_KNOWN_HOSTS") or "~/.ssh/known_hosts"
-        return ConnectOptions(known_hosts=known, accept_new=self.accept_new, timeout=self.timeout)
+        return ConnectOptions(known_hosts=self.known_hosts_file() or "~/.ssh/known_hosts", accept_new=self.accept_new,
+                              timeout=self.timeout)
 
 
 @dataclass
