@@ -19,6 +19,7 @@ from typing import Callable, Iterable
 
 from edgenet.cache import cache_dir
 from edgenet.errors import ModelError
+from edgenet.sources import name_files
 from edgenet.variants import Variant
 
 # Builds one random-weight latency model of ``variant`` at ``path`` in ``precision`` and returns the path.
@@ -36,7 +37,7 @@ def grid_model_path(folder: str | os.PathLike, variant: Variant, dtype: str = "i
 
 
 def how_to_build(folder: str | os.PathLike, missing: list[str], reason: str = NO_BUILDER) -> str:
-    shown = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+    shown = name_files(missing, 4)
     return (
         f"{len(missing)} grid model(s) missing in {folder} ({shown}) and {reason}; "
         "build them on the workstation with `pip install 'edgenet[host]'` and "
