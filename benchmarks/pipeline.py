@@ -6,7 +6,9 @@ clip, in interleaved rounds (every quantity once per round; the table shows medi
 the median of the per-round ratios, so a busy moment on a shared machine hits all of them alike):
   model-only   bare ``Interpreter.invoke`` (no edgenet code), median
   invoke path  what the loop does around it: Model.set_input + invoke + raw_output, median
-  source-only  decode + preprocess (into a kept tensor, as the capture thread does), one thread
+  source-only  decode + preprocess (into a kept tensor, as the capture thread does), one thread, the
+               file opened as the loop opens it: FFmpeg decodes with the cores the interpreter leaves
+               (one here at --threads 1), not with its default of a thread per core
   naive        read -> preprocess -> set_tensor -> invoke -> get_tensor in one thread, as the TFLite
                Raspberry Pi example does
   headless     run_pipeline end-to-end (capture+preprocess thread || inference), status line
@@ -40,10 +42,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgenet.pipeline import RunConfig, run_pipeline  # noqa: E402
+from edgenet.pipeline import RunConfig, decoder_threads, run_pipeline  # noqa: E402
 from edgenet.preprocess import Preprocessor, preprocess  # noqa: E402
 from edgenet.runtime import load_interpreter, resolve_runtime  # noqa: E402
 from edgenet.sinks import Sink  # noqa: E402
+from edgenet.sources import open_source  # noqa: E402
 
 REFERENCE = Path(os.environ.get("EDGENET_REFERENCE", ROOT.parent / "shared" / "reference"))
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -108,22 +111,24 @@ def bare_interpreter(path: str, threads: int):
     return interp
 
 
-def source_only_fps(clip: str, spec, frames: int) -> tuple[float, float]:
-    """(frames a second, frames a CPU second) of decode + preprocess in one thread."""
+def source_only_fps(clip: str, spec, frames: int, decode_threads: int) -> tuple[float, float]:
+    """(frames a second, frames a CPU second) of decode + preprocess in one thread, the source opened
+    as the loop opens it (edgenet.sources, with the loop's decoder threads). The CPU rate counts the
+    whole process, so FFmpeg's own decoder threads count too when there are any."""
     prepare = Preprocessor(spec)
     out = prepare.new_output()
-    cap = cv2.VideoCapture(clip)
-    n, t, cpu = 0, time.perf_counter(), time.thread_time()
+    source = open_source(clip, decode_threads=decode_threads)
+    n, t, cpu = 0, time.perf_counter(), process_cpu()
     while n < frames:
-        ok, frame = cap.read()
-        if not ok:
-            cap.release()
-            cap = cv2.VideoCapture(clip)
+        frame = source.read()
+        if frame is None:
+            source.close()
+            source = open_source(clip, decode_threads=decode_threads)
             continue
         prepare(frame, out)
         n += 1
-    cap.release()
-    return n / (time.perf_counter() - t), n / (time.thread_time() - cpu)
+    source.close()
+    return n / (time.perf_counter() - t), n / (process_cpu() - cpu)
 
 
 def naive_serial_fps(clip: str, model_path: str, threads: int, frames: int) -> float:
@@ -185,7 +190,7 @@ def bench(model_path: str, clip: str, threads: int, frames: int, rounds: int) ->
         samples["model"].append(1000 / bare_ms)
         samples["cpu model"].append(1000 / time_cpu(interp.invoke, frames))
         samples["path_ms"].append(time_calls(edgenet_invoke, frames))
-        wall, cpu = source_only_fps(clip, spec, frames)
+        wall, cpu = source_only_fps(clip, spec, frames, decoder_threads(None, threads))
         samples["source"].append(wall)
         samples["cpu source"].append(cpu)
         for mode in MODES:

@@ -175,10 +175,12 @@ class OpenCVSource(FrameSource):
     """V4L2 cameras, video files and network streams through cv2.VideoCapture."""
 
     def __init__(self, target, name: str, live: bool, api: int = cv2.CAP_ANY, options: dict | None = None,
-                 hint: str | None = None, timeouts: tuple[float, float] | None = None):
+                 hint: str | None = None, timeouts: tuple[float, float] | None = None,
+                 decode_threads: int | None = None):
         self.target, self.name, self.live, self.api = target, name, live, api
         self.options = options or {}
         self.timeouts = timeouts  # (open, read) in seconds: FFmpeg gives up on a silent stream after these
+        self.decode_threads = decode_threads  # FFmpeg's decoder threads; None or 0: its default, one per core
         self.hint = hint  # what to check when it does not open
         self.cap: cv2.VideoCapture | None = None
 
@@ -187,8 +189,15 @@ class OpenCVSource(FrameSource):
         if self.timeouts is not None:
             params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(self.timeouts[0] * 1000),
                       cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self.timeouts[1] * 1000)]
+        # Decoder threads are an open-time parameter of the FFmpeg backend (OpenCV >= 4.6). A backend
+        # that does not know it refuses to open, so a file another backend reads is retried without it.
+        threads = [cv2.CAP_PROP_N_THREADS, self.decode_threads] if (
+            self.decode_threads and hasattr(cv2, "CAP_PROP_N_THREADS")) else []
         try:
-            cap = cv2.VideoCapture(self.target, self.api, params) if params else cv2.VideoCapture(self.target, self.api)
+            cap = self._open(params + threads)
+            if threads and not cap.isOpened():
+                cap.release()
+                cap = self._open(params)
         except Exception as exc:  # cv2.error from a backend (a GStreamer pipeline that does not parse)
             raise SourceError(f"cannot open {self.name}: {str(exc).strip().splitlines()[-1][:160]}"
                               + (f"; {self.hint}" if self.hint else "")) from None
@@ -204,6 +213,9 @@ class OpenCVSource(FrameSource):
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.nominal_fps = fps if fps and 0 < fps < 1000 else None
         self.cap = cap
+
+    def _open(self, params: list[int]) -> cv2.VideoCapture:
+        return cv2.VideoCapture(self.target, self.api, params) if params else cv2.VideoCapture(self.target, self.api)
 
     def read(self) -> np.ndarray | None:
         if self.cap is None:
@@ -353,18 +365,21 @@ def quiet_opencv() -> None:
 
 
 def open_source(uri: str, *, width: int | None = None, height: int | None = None, fps: float | None = None,
-                stall_timeout: float = STALL_SECONDS, open_timeout: float = OPEN_SECONDS) -> FrameSource:
+                stall_timeout: float = STALL_SECONDS, open_timeout: float = OPEN_SECONDS,
+                decode_threads: int | None = None) -> FrameSource:
     """Parse ``uri``, open the source and return it (SourceError if it cannot be opened).
 
     A network stream silent for ``stall_timeout`` seconds raises SourceLost from ``read()``, as a
-    closed one does; one that does not answer for ``open_timeout`` seconds cannot be opened."""
+    closed one does; one that does not answer for ``open_timeout`` seconds cannot be opened.
+    ``decode_threads`` caps FFmpeg's decoder threads for video files and streams (None: FFmpeg's
+    default, a thread per core, which competes with the interpreter for them)."""
     quiet_opencv()
     spec = parse_source(uri)
     options = dict(spec.options)
     for key, value in (("width", width), ("height", height), ("fps", fps)):
         if value is not None:
             options[key] = value
-    source = _make_source(spec, options, (open_timeout, stall_timeout))
+    source = _make_source(spec, options, (open_timeout, stall_timeout), decode_threads)
     source.open()
     return source
 
@@ -381,7 +396,8 @@ def probe_source(uri: str) -> None:
             raise SourceError(f"{source.name} gave no frames")
 
 
-def _make_source(spec: SourceSpec, options: dict, timeouts: tuple[float, float]) -> FrameSource:
+def _make_source(spec: SourceSpec, options: dict, timeouts: tuple[float, float],
+                 decode_threads: int | None = None) -> FrameSource:
     if spec.kind == "v4l2":
         target = int(spec.location) if spec.location.isdigit() else spec.location
         return OpenCVSource(target, f"camera {spec.location} (V4L2)", live=True, api=cv2.CAP_V4L2, options=options)
@@ -395,9 +411,10 @@ def _make_source(spec: SourceSpec, options: dict, timeouts: tuple[float, float])
             return OpenCVSource(pipeline, f"csi://{index} (Argus)", live=True, api=cv2.CAP_GSTREAMER, hint=ARGUS_HINT)
         return Picamera2Source(index, options)
     if spec.kind == "stream":
-        return OpenCVSource(spec.location, spec.location, live=True, api=cv2.CAP_FFMPEG, timeouts=timeouts)
+        return OpenCVSource(spec.location, spec.location, live=True, api=cv2.CAP_FFMPEG, timeouts=timeouts,
+                            decode_threads=decode_threads)
     if spec.kind == "file":
-        return OpenCVSource(spec.location, spec.location, live=False)
+        return OpenCVSource(spec.location, spec.location, live=False, decode_threads=decode_threads)
     if spec.kind == "images":
         return ImageFolderSource(spec.location)
     if spec.kind == "pattern":

@@ -21,6 +21,8 @@ PATTERN = "pattern://?width=96&height=96&frames=3"
         (["run", "--model", TINY, "--source", "pattern://", "--headless", "--reconnect-timeout", "1e300"], "--reconnect"),
         (["run", "--model", TINY, "--source", PATTERN, "--headless", "--threads", "100000"], "<= 64"),
         (["run", "--model", TINY, "--source", PATTERN, "--headless", "--threshold", "nan"], "--threshold"),
+        (["run", "--model", TINY, "--source", PATTERN, "--headless", "--decode-threads", "-1"], "--decode-threads"),
+        (["run", "--model", TINY, "--source", PATTERN, "--headless", "--decode-threads", "65"], "<= 64"),
         (["run", "--model", TINY, "--source", "pattern://?width=100000&height=100000", "--headless"], "at most 8192"),
         (["run", "--model", TINY, "--source", "pattern://?fps=inf", "--headless"], "option fps"),
         (["calibrate", "--source", PATTERN, "--resolution", "100000", "-o", "{tmp}/c.npz"], "from 32 to 1024"),
@@ -46,6 +48,7 @@ def test_absurd_numbers_are_one_line(tmp_path, args, pattern):
 def test_validators_keep_sane_values_and_refuse_the_rest():
     assert common.seconds("2.5") == 2.5 and common.seconds("31536000") == 31536000.0
     assert common.thread_count("64") == 64
+    assert common.decode_thread_count("0") == 0 and common.decode_thread_count("64") == 64
     assert common.seed("4294967295") == 2**32 - 1 and common.port("65535") == 65535
     assert common.thread_list("1-4") == (1, 2, 3, 4) and common.fraction("1") == 1.0
     for validator, text in [(common.seconds, "inf"), (common.seconds, "1e300"), (common.seconds, "nan"),

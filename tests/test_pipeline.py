@@ -197,8 +197,39 @@ def test_a_sink_can_stop_the_run_and_every_sink_is_closed(clip, tiny_model, tiny
         ({"smoothing": 1.0}, "smoothing"),
         ({"threshold": -0.1}, "threshold"),
         ({"top_k": 0}, "top-k"),
+        ({"decode_threads": -1}, "decode-threads"),
+        ({"decode_threads": 65}, "decode-threads"),
     ],
 )
 def test_bad_config(kwargs, message):
     with pytest.raises(UsageError, match=message):
         RunConfig("m.tflite", "pattern://", **kwargs)
+
+
+@pytest.mark.parametrize("asked, interpreter, cores, expected", [
+    (None, 1, 2, 1),  # this machine at --threads 1: the other core decodes
+    (None, 1, 4, 3),  # a Pi 4 at --threads 1
+    (None, 4, 4, 1),  # the interpreter takes every core: one decoder thread, never FFmpeg's one per core
+    (None, 8, 4, 1),
+    (0, 1, 2, 0),  # asked for FFmpeg's own default
+    (3, 1, 2, 3),
+])
+def test_decoder_threads_take_the_cores_the_interpreter_leaves(monkeypatch, asked, interpreter, cores, expected):
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: cores)
+    assert pipeline.decoder_threads(asked, interpreter) == expected
+
+
+def test_the_loop_opens_files_with_its_decoder_threads(monkeypatch, clip, tiny_model, tiny_labels):
+    opened = []
+    real = pipeline.open_source
+
+    def recording(uri, **kw):
+        opened.append(kw.get("decode_threads"))
+        return real(uri, **kw)
+
+    monkeypatch.setattr(pipeline, "open_source", recording)
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
+    summary, _, _ = run(RunConfig(str(tiny_model), clip, str(tiny_labels), threads=1, headless=True))
+    assert summary.frames == 40 and opened == [1] and summary.environment["decode_threads"] == 1
+    summary, _, _ = run(RunConfig(str(tiny_model), clip, str(tiny_labels), threads=1, headless=True, decode_threads=0))
+    assert summary.frames == 40 and opened == [1, 0] and summary.environment["decode_threads"] == 0

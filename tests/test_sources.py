@@ -103,6 +103,42 @@ def test_video_file_round_trip(tmp_path):
     assert frames[11].mean() > frames[1].mean()
 
 
+def test_decoder_threads_are_an_open_parameter_and_a_backend_without_them_still_opens(monkeypatch, tmp_path):
+    path = str(tmp_path / "clip.mp4")
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), 25, (96, 64))
+    for i in range(6):
+        writer.write(np.full((64, 96, 3), i * 40, np.uint8))
+    writer.release()
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"seq_{i:02d}.png"), np.full((16, 24, 3), i * 50, np.uint8))
+    calls = []
+    real = cv2.VideoCapture
+
+    def recording(*args):
+        calls.append(list(args[2]) if len(args) > 2 else [])
+        return real(*args)
+
+    monkeypatch.setattr(sources.cv2, "VideoCapture", recording)
+    with open_source(path, decode_threads=1) as src:
+        frames = [src.read() for _ in range(6)]
+        assert all(f is not None for f in frames) and src.read() is None
+    assert calls == [[cv2.CAP_PROP_N_THREADS, 1]]  # FFmpeg took it at the first try
+    calls.clear()
+    with open_source(path) as src:
+        assert src.read() is not None
+    assert calls == [[]]  # None: FFmpeg's own default, nothing passed
+    # OpenCV's image-sequence backend refuses an unknown open parameter: opened again without it
+    calls.clear()
+    images = sources.OpenCVSource(str(tmp_path / "seq_%02d.png"), "seq", live=False, api=cv2.CAP_IMAGES,
+                                  decode_threads=1)
+    images.open()
+    try:
+        assert images.read().shape == (16, 24, 3)
+    finally:
+        images.close()
+    assert calls == [[cv2.CAP_PROP_N_THREADS, 1], []]
+
+
 def test_corrupt_video_file_is_an_error(tmp_path):
     path = tmp_path / "broken.mp4"
     path.write_bytes(b"\x00" * 100)

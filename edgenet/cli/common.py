@@ -47,6 +47,10 @@ def thread_count(text: str) -> int:
     return _int(text, 1, MAX_THREADS)
 
 
+def decode_thread_count(text: str) -> int:
+    return _int(text, 0, MAX_THREADS)
+
+
 def thread_list(text: str) -> tuple[int, ...]:
     """'1,2,4' or '1-4' -> (1, 2, 4) / (1, 2, 3, 4)."""
     try:

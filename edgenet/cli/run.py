@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from edgenet.cli.common import (add_crop_option, add_runtime_options, add_source_options, positive_float,
-                                positive_int, seconds, source_uri)
+from edgenet.cli.common import (add_crop_option, add_runtime_options, add_source_options, decode_thread_count,
+                                positive_float, positive_int, seconds, source_uri)
 from edgenet.cli.stop import StopOnSignals
 from edgenet.serve import DEFAULT_PORT, MAX_SERVE_FPS, TOKEN_ENV
 
@@ -26,6 +26,10 @@ def register(sub) -> None:
     add_source_options(p, "v4l2://N, /dev/videoN, csi://N, rtsp://..., http://..., a video file, a folder or glob "
                           "of images, pattern://")
     add_runtime_options(p)
+    p.add_argument("--decode-threads", type=decode_thread_count, metavar="N",
+                   help="FFmpeg decoder threads for video files and streams; 0: FFmpeg's default, one per core "
+                        "(default: the cores --threads leaves, at least 1, so decoding does not compete with "
+                        "the interpreter)")
     g = p.add_argument_group("results")
     g.add_argument("--top-k", type=positive_int, default=5, help="labels to report per frame (default 5)")
     g.add_argument("--threshold", type=float, default=0.0, help="hide labels scoring below this (0..1)")
@@ -86,6 +90,7 @@ def handle(args: argparse.Namespace) -> int:
         xnnpack=args.xnnpack, top_k=args.top_k, threshold=args.threshold, smoothing=args.smoothing,
         headless=args.headless, json=args.json, record=args.record, max_frames=args.max_frames,
         duration=args.duration, realtime=args.realtime, crop=args.crop, reconnect_timeout=args.reconnect_timeout,
+        decode_threads=args.decode_threads,
     )
     serve = serve_config(args)
     server = None
