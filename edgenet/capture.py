@@ -13,14 +13,13 @@ tensor is the consumer's until its next ``get()``, a dropped frame's at once, so
 allocates nothing.
 
 With ``consumer_transform`` (the same transform, its own instance for the consumer's thread), a frame
-read while the consumer is already waiting for one is handed over as it is, and ``get()`` makes its
-tensor in the consumer's thread. The work goes to the side that has time for it: when reading is
-the slower stage, the consumer (idle anyway) preprocesses and the reader only reads; when the
-consumer is the slower stage, it never waits and the reader preprocesses every frame. A consumer
-that waits only a little is not given more than its waiting covers: a frame is handed over only
-while the consumer's average wait per frame exceeds what the transform costs it (it costs more
-there: the frame was decoded in the other core's cache), so near balance the consumer does not
-become the slower side.
+can be handed over as it is read, and ``get()`` makes its tensor in the consumer's thread. The work
+goes to the side that has time for it: when reading is the slower stage, the consumer (idle anyway)
+preprocesses and the reader only reads; when the consumer is the slower stage, it never waits and
+the reader preprocesses every frame. Near balance the share is regulated by two moving averages: a
+frame is handed over while the consumer's average wait per frame exceeds a quarter of what the transform
+costs it (it costs more there: the frame was decoded in the other core's cache); a consumer handed
+too many stops waiting and is handed fewer, so it does not become the slower side.
 
 A live source that fails (read error, device unplugged) does not end the run: the thread closes it,
 says so once, and reopens it with exponential backoff until it is back or the run stops.
@@ -41,6 +40,7 @@ from edgenet.sources import FrameSource
 
 
 IDLE_WEIGHT = 0.1  # weight of the newest sample in the consumer's moving averages (~10 frames)
+HAND_OVER_SHARE = 0.25  # transforms go to a consumer waiting, on average, more than a quarter of one
 
 
 class EndOfStream(Exception):
@@ -95,7 +95,7 @@ class Capture:
     ):
         """``transform(image)`` makes a frame's tensor; with ``buffers`` (a maker of one tensor array)
         it is called as ``transform(image, out)`` and fills a recycled array instead.
-        ``consumer_transform`` does the same in the consumer's thread when the consumer waits."""
+        ``consumer_transform`` does the same in the consumer's thread while the consumer has time for it."""
         if consumer_transform is not None and transform is None:
             raise ValueError("consumer_transform needs transform")
         self.source = source
@@ -116,7 +116,6 @@ class Capture:
         self._frames: deque[Frame] = deque()
         self._changed = threading.Condition(threading.Lock())  # frames, _ended, _held
         self._held: Frame | None = None  # the consumer's frame: its tensor buffer is in use
-        self._waiting = False  # the consumer waits in get(): the reader may leave the transform to it
         # Moving averages (ns) of the consumer's wait per get() and of a transform in its thread; the
         # reader hands a frame over only while the first exceeds the second.
         self._idle_ns = 0.0
@@ -141,13 +140,9 @@ class Capture:
                 self._held = None
             waited = 0
             if not self._frames and not self._ended:
-                self._waiting = True
                 started = time.perf_counter_ns()
-                try:
-                    if not self._changed.wait_for(lambda: self._frames or self._ended, timeout):
-                        raise FrameTimeout()
-                finally:
-                    self._waiting = False
+                if not self._changed.wait_for(lambda: self._frames or self._ended, timeout):
+                    raise FrameTimeout()
                 waited = time.perf_counter_ns() - started
             self._idle_ns += (waited - self._idle_ns) * IDLE_WEIGHT
             if not self._frames:
@@ -217,6 +212,15 @@ class Capture:
             self._ended = True
             self._changed.notify_all()
 
+    def _hand_over(self) -> bool:
+        """Leave this frame's transform to the consumer? Yes while its average wait per frame exceeds
+        a quarter of what a transform costs it: it has the time, and this thread, the slower side, reads
+        sooner. The averages regulate the share: a consumer handed too many frames stops waiting and
+        gets fewer. (Handing over only to a consumer waiting at that instant, as before, left the
+        transform here for frames that ended while it was still in invoke, then it waited for them:
+        balanced loops lost about a tenth of their rate.)"""
+        return self.consumer_transform is not None and self._idle_ns > self._steal_cost_ns * HAND_OVER_SHARE
+
     def _make_tensor(self, image: np.ndarray, transform: Callable[..., np.ndarray]) -> np.ndarray:
         if self.buffers is None:
             return transform(image)
@@ -247,9 +251,8 @@ class Capture:
                     return
                 self.captured += 1
                 tensor, spent = None, 0
-                # A consumer already waiting has time to spare: it makes the tensor (see get()).
-                if self.transform is not None and not (self._waiting and self.consumer_transform is not None
-                                                       and self._idle_ns > self._steal_cost_ns):
+                # A consumer with time to spare makes the tensor (see get() and _hand_over()).
+                if self.transform is not None and not self._hand_over():
                     tensor = self._make_tensor(image, self.transform)
                     spent = time.perf_counter_ns() - captured
                 self._deliver(Frame(index, image, tensor, captured, spent))

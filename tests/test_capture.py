@@ -247,3 +247,25 @@ def test_a_consumer_that_waits_less_than_the_transform_costs_it_is_not_handed_fr
     assert got == list(range(100))
     # Handing over whenever it waits would give it every frame the queue runs dry on (~16 here).
     assert len(consumer) <= 8 and len(reader) + len(consumer) == 100
+
+
+def test_a_consumer_busy_when_frames_come_but_idle_on_average_is_handed_them():
+    # Reading takes 4 ms, a transform 2 ms on either side, the consumer's own work 3 ms. With the
+    # reader transforming, a frame costs it 6 ms while the consumer idles 1 ms of every 6; the
+    # consumer taking them gives 4 ms against 5. Frames come while the consumer is still busy with
+    # the last one: handing over only to a consumer waiting at that instant gave it 13 of 60. By its
+    # average wait it takes them until that wait falls to a quarter of a transform (~5/8: 35-37).
+    reader, consumer = [], []
+
+    def costly(calls):
+        def transform(image, out):
+            calls.append(threading.get_ident())
+            time.sleep(0.002)
+            return _fill(image, out)
+        return transform
+
+    cap = Capture(SlowCounter(60, 0.004), transform=costly(reader), consumer_transform=costly(consumer),
+                  buffers=lambda: np.empty((8, 8), np.uint8)).start()
+    got = drain(cap, lambda frame: (holds_its_tensor(frame), time.sleep(0.003)))
+    assert got == list(range(60)) and len(reader) + len(consumer) == 60
+    assert len(consumer) >= 30, (len(reader), len(consumer))
