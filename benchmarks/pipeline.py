@@ -22,7 +22,7 @@ Goals (issue 16), with a core left for capture: headless and json >= 0.90 x limi
 <= 1.05 x bare invoke. Also int8 vs float through edgenet when both variants are available.
 
     python benchmarks/pipeline.py                       # shared clip + official models when present
-    python benchmarks/pipeline.py --model m.tflite --source clip.mp4 --threads 1 2 --rounds 5
+    python benchmarks/pipeline.py --model m.tflite --source clip.mp4 --threads 1 2 --rounds 9
 """
 
 from __future__ import annotations
@@ -224,7 +224,8 @@ def main() -> int:
     ap.add_argument("--source", help="video file (default: shared vtest.avi, else a generated 640x480 clip)")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--frames", type=int, default=600, help="frames per measurement (a file's run ends with the file)")
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are shown")
+    ap.add_argument("--rounds", type=int, default=7, help="interleaved rounds; medians are shown (default 7: a "
+                    "shared machine moves a single round by 10-30 %%)")
     args = ap.parse_args()
 
     models = args.model or [str(p) for p in sorted(REFERENCE.glob("mobilenet_v1_*_quant.tflite"))] or \
