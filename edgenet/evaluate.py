@@ -16,6 +16,7 @@ Images go through the same ``preprocess`` as the live loop and calibration.
 from __future__ import annotations
 
 import csv
+import math
 import os
 import re
 import time
@@ -52,6 +53,9 @@ class EvalReport:
     ground_truth: str | None = None  # the CSV used, if any
     notes: list[str] = field(default_factory=list)  # things the user should know (said once by the CLI)
     warnings: list[str] = field(default_factory=list)  # things that went wrong but did not stop the run
+    # Every scored image in order: {"file", "class_index", "top5"} (output indices, best first), so two
+    # models scored on the same images can be compared image by image (paired_difference).
+    per_image: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
@@ -66,7 +70,65 @@ class EvalReport:
             "unreadable": self.unreadable,
             "seconds": round(self.seconds, 2),
             "environment": self.environment,
+            "per_image": self.per_image,
         }
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """Top-1 of model a minus model b on the same images, in points, with its 95 % interval."""
+
+    count: int  # images both scored
+    only_a: int  # images a gets right and b wrong
+    only_b: int  # and the other way round
+    points: float
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        return f"{self.points:+.1f} [{self.low:+.1f}, {self.high:+.1f}]"
+
+
+def _wilson(hits: int, n: int, z: float) -> tuple[float, float]:
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def paired_difference(a: list[dict], b: list[dict], z: float = 1.959964) -> PairedDifference:
+    """Top-1 of ``a`` minus ``b`` (``EvalReport.per_image`` lists of the same images, in any order).
+
+    Only the images one model gets right and the other wrong move the difference; their count, not
+    the set's size, sets how far it can be trusted. The interval is Newcombe's hybrid score interval
+    for paired proportions (Newcombe 1998, method 10, with his corrected correlation; Fagerland et al.
+    2014 recommend it): it does not collapse to a point when the two models never disagree, as a
+    bootstrap would."""
+    right_a = {r["file"]: r["top5"][0] == r["class_index"] for r in a}
+    right_b = {r["file"]: r["top5"][0] == r["class_index"] for r in b}
+    if right_a.keys() != right_b.keys() or len(right_a) != len(a) or len(right_b) != len(b):
+        raise DatasetError("the two evaluations did not score the same images")
+    n = len(right_a)
+    if n == 0:
+        raise DatasetError("no images to compare")
+    both = sum(right_a[f] and right_b[f] for f in right_a)
+    only_a = sum(right_a[f] and not right_b[f] for f in right_a)
+    only_b = sum(right_b[f] and not right_a[f] for f in right_a)
+    neither = n - both - only_a - only_b
+    p1, p2 = (both + only_a) / n, (both + only_b) / n
+    l1, u1 = _wilson(both + only_a, n, z)
+    l2, u2 = _wilson(both + only_b, n, z)
+    # The correlation of the two models' hits, with Newcombe's correction toward 0 when positive
+    # (without it, two models that never disagree would get an interval of zero width).
+    denominator = (both + only_a) * (only_b + neither) * (both + only_b) * (only_a + neither)
+    product = both * neither - only_a * only_b
+    if product > 0:
+        product = max(product - n / 2, 0.0)
+    phi = product / math.sqrt(denominator) if denominator else 0.0
+    below = math.sqrt(max(0.0, (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2))
+    above = math.sqrt(max(0.0, (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2))
+    d = p1 - p2
+    return PairedDifference(n, only_a, only_b, 100 * d, 100 * (d - below), 100 * (d + above))
 
 
 def _normalise(name: str) -> str:
@@ -221,6 +283,7 @@ def evaluate(
     if limit is not None:
         samples = samples[:limit]
     per_class: dict[str, dict] = {}
+    per_image: list[dict] = []
     hits1 = hits5 = 0
     unreadable = []
     started = time.perf_counter()
@@ -231,6 +294,7 @@ def evaluate(
             continue
         best = top_k(model.run(preprocess(image, model.input_spec, crop, keep_aspect)), 5)
         in1, in5 = bool(best[0] == truth), bool(truth in best)
+        per_image.append({"file": os.path.abspath(path), "class_index": int(truth), "top5": [int(i) for i in best]})
         hits1 += in1
         hits5 += in5
         row = per_class.setdefault(label_list[truth], {"index": truth, "count": 0, "top1": 0, "top5": 0})
@@ -251,7 +315,7 @@ def evaluate(
         top1=hits1 / count, top5=hits5 / count, per_class=per_class, unreadable=unreadable,
         seconds=time.perf_counter() - started, environment=environment(model), crop=crop, keep_aspect=keep_aspect,
         ground_truth=None if ground_truth is None else os.path.abspath(ground_truth), notes=notes,
-        warnings=warnings,
+        warnings=warnings, per_image=per_image,
     )
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from edgenet.errors import DatasetError
-from edgenet.evaluate import evaluate, list_samples
+from edgenet.evaluate import evaluate, list_samples, paired_difference
 from tests.conftest import ROOT
 from tests.fixtures.drawings import LABELS, draw
 
@@ -31,8 +31,52 @@ def test_image_folder_accuracy_and_per_class(drawn, tiny_model, tiny_labels):
     assert set(report.per_class) == set(LABELS)
     assert all(row["count"] == 5 for row in report.per_class.values())
     data = report.as_dict()
-    assert set(data) >= {"model", "dataset", "count", "top1", "top5", "per_class", "preprocessing", "environment"}
+    assert set(data) >= {"model", "dataset", "count", "top1", "top5", "per_class", "preprocessing", "environment",
+                         "per_image"}
     assert json.loads(json.dumps(data)) == data
+    # Every image's top 5, from which the totals follow: two models can be compared image by image.
+    rows = report.per_image
+    assert len(rows) == 50 and len({r["file"] for r in rows}) == 50 and all(len(r["top5"]) == 5 for r in rows)
+    assert sum(r["top5"][0] == r["class_index"] for r in rows) / 50 == report.top1
+    assert sum(r["class_index"] in r["top5"] for r in rows) / 50 == report.top5
+    same = paired_difference(rows, list(reversed(rows)))  # the same model: no difference, any order
+    assert (same.points, same.only_a, same.only_b) == (0.0, 0, 0) and same.low < 0 < same.high
+
+
+def _scored(hits, offset=0):
+    return [{"file": f"{i + offset}.jpg", "class_index": 3, "top5": [3 if hit else 4, 0, 1, 2, 5]}
+            for i, hit in enumerate(hits)]
+
+
+def test_paired_difference_counts_the_images_the_models_disagree_on():
+    a = _scored([1] * 70 + [1] * 5 + [0] * 2 + [0] * 23)  # 75 right
+    b = _scored([1] * 70 + [0] * 5 + [1] * 2 + [0] * 23)  # 72 right; 5 only a, 2 only b
+    d = paired_difference(a, b)
+    assert (d.count, d.only_a, d.only_b) == (100, 5, 2) and d.points == pytest.approx(3.0)
+    assert d.low < 0 < 3 < d.high < 9  # 7 images that disagree cannot tell 3 points from 0
+    r = paired_difference(b, a)
+    assert (r.points, r.low, r.high) == pytest.approx((-d.points, -d.high, -d.low))
+    assert str(d) == f"+3.0 [{d.low:+.1f}, {d.high:+.1f}]"
+    many = paired_difference(_scored(([1] * 70 + [1] * 5 + [0] * 2 + [0] * 23) * 100),
+                             _scored(([1] * 70 + [0] * 5 + [1] * 2 + [0] * 23) * 100))
+    assert 2.0 < many.low < 3.0 < many.high < 4.0  # the same rates on 100x the images: tight
+    with pytest.raises(DatasetError, match="same images"):
+        paired_difference(a, _scored([1] * 100, offset=1))
+
+
+def test_paired_difference_covers_the_true_difference_95_percent_of_the_time():
+    # Two models that agree on 94 % of 100 images (as int8 and float copies do) with a true top-1
+    # difference of 0 and of 2 points: the interval must hold it in ~95 % of samples, not fewer.
+    rng = np.random.default_rng(5)
+    for shift in (0.0, 0.02):
+        covered = 0
+        for _ in range(400):
+            disagree = rng.random(100) < 0.06
+            only_a = disagree & (rng.random(100) < 0.5 + shift / 0.12)
+            right_both = ~disagree & (rng.random(100) < 0.7)
+            d = paired_difference(_scored(right_both | only_a), _scored(right_both | (disagree & ~only_a)))
+            covered += d.low <= 100 * shift <= d.high
+        assert covered / 400 >= 0.92, (shift, covered)
 
 
 def test_csv_layout(tmp_path, tiny_model, tiny_labels):
