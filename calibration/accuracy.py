@@ -17,16 +17,21 @@ def labelled_accuracy(models: dict[str, str], images: str, labels: str | None, g
                       threads: int | None = None) -> dict:
     """``{"float": {top1, top5}, "int8": {...}, "top1_drop_points", "flag", ...}`` for ``models``
     (``{"float": path, "int8": path}``, either may be missing), scored on the same images."""
-    from edgenet.evaluate import evaluate
+    from edgenet.evaluate import evaluate, paired_difference
 
     out: dict = {"images": os.path.abspath(images), "ground_truth": os.path.abspath(ground_truth) if ground_truth else None}
+    scored = {}
     for kind, path in models.items():
-        e = evaluate(path, images, labels=labels, ground_truth=ground_truth, threads=threads)
+        e = scored[kind] = evaluate(path, images, labels=labels, ground_truth=ground_truth, threads=threads)
         out["count"] = e.count
         out[kind] = {"top1": round(e.top1, 4), "top5": round(e.top5, 4)}
     if "float" in out and "int8" in out:
         drop = (out["float"]["top1"] - out["int8"]["top1"]) * 100
         out["top1_drop_points"] = round(drop, 2)
+        # How far the drop can be trusted: only images the two get differently move it (95 % interval).
+        d = paired_difference(scored["float"].per_image, scored["int8"].per_image)
+        out["top1_drop_interval_points"] = [round(d.low, 2), round(d.high, 2)]
+        out["only_float_right"], out["only_int8_right"] = d.only_a, d.only_b
         out["top5_drop_points"] = round((out["float"]["top5"] - out["int8"]["top5"]) * 100, 2)
         out["goal_points"] = DROP_GOAL_POINTS
         out["flag"] = bool(drop > DROP_GOAL_POINTS)

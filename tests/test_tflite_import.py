@@ -155,7 +155,11 @@ def test_build_report_gives_float_and_int8_accuracy_on_a_labelled_folder(tmp_pat
     assert acc["float"]["top1"] >= 0.8 and acc["int8"]["top1"] >= 0.8
     assert acc["top1_drop_points"] == pytest.approx((acc["float"]["top1"] - acc["int8"]["top1"]) * 100, abs=0.01)
     assert acc["flag"] == (acc["top1_drop_points"] > 0.5)
+    low, high = acc["top1_drop_interval_points"]
+    assert low <= acc["top1_drop_points"] <= high and high - low >= 1.0  # 100 images cannot pin it to a point
+    assert acc["top1_drop_points"] == pytest.approx(acc["only_float_right"] - acc["only_int8_right"], abs=0.01)
     assert f"accuracy on 100 labelled images: float top-1 {acc['float']['top1']:.1%}" in printed
+    assert f"(95 % interval {low:+.1f} to {high:+.1f}: {acc['only_float_right']} images only float" in printed
     assert not list(tmp_path.glob("*float-reference*"))  # the float model scored beside it is not left behind
 
 

@@ -94,8 +94,10 @@ def handle(args: argparse.Namespace) -> int:
     if a:
         line = f"accuracy on {a['count']} labelled images: float top-1 {a['float']['top1']:.1%} top-5 {a['float']['top5']:.1%}"
         if "int8" in a:
+            low, high = a["top1_drop_interval_points"]
             line += (f"; int8 top-1 {a['int8']['top1']:.1%} top-5 {a['int8']['top5']:.1%}; "
-                     f"top-1 drop {a['top1_drop_points']:+.1f} points")
+                     f"top-1 drop {a['top1_drop_points']:+.1f} points (95 % interval {low:+.1f} to {high:+.1f}: "
+                     f"{a['only_float_right']} images only float gets right, {a['only_int8_right']} only int8)")
         print(line + f" (one image = {a['resolution_points']:.1f} points)")
         if a.get("flag"):
             print(f"edgenet: warning: int8 loses {a['top1_drop_points']:.1f} top-1 points (goal <= {a['goal_points']}): try "
