@@ -237,3 +237,31 @@ def test_official_model_on_imagenet_100_as_synset_folders_and_flat(reference, tm
     # Without a labels file the 1001 outputs are background + ImageNet's class 0..999; synsets still match.
     unlabelled = evaluate(model, str(tmp_path), threads=2)
     assert unlabelled.top1 == folders.top1 and "class 0" in unlabelled.per_class  # n01440764, the tench
+
+
+def test_eval_compare_gives_the_paired_difference_to_another_report(drawn, tiny_model, tiny_labels, tmp_path, capsys):
+    from edgenet.cli import main
+
+    float_model = tiny_model.with_name("mobilenet_v1_025_64_float.tflite")
+    base = ["eval", "--labels", str(tiny_labels), "--images", str(drawn), "--threads", "1"]
+    assert main(base + ["--model", str(float_model), "-o", str(tmp_path / "float.json")]) == 0
+    capsys.readouterr()
+    assert main(base + ["--model", str(tiny_model), "--compare", str(tmp_path / "float.json"),
+                        "-o", str(tmp_path / "int8.json")]) == 0
+    printed = capsys.readouterr().out
+    int8, flt = (json.loads((tmp_path / f"{k}.json").read_text()) for k in ("int8", "float"))
+    c = int8["compared_with"]
+    assert c["model"] == flt["model"] and c["top1_points"] == pytest.approx(100 * (int8["top1"] - flt["top1"]), abs=0.01)
+    low, high = c["interval_points"]
+    assert low <= c["top1_points"] <= high and high - low > 0
+    assert c["top1_points"] == pytest.approx((c["only_this_right"] - c["only_other_right"]) * 2, abs=0.01)  # 50 images
+    assert f"against {flt['model']}: top-1 {c['top1_points']:+.1f} points, 95 % interval {low:+.1f} to {high:+.1f}" in printed
+    # Another set of images (--limit), a file that is no report, or none at all: one line, exit 2.
+    assert main(base + ["--model", str(tiny_model), "--limit", "10", "--compare", str(tmp_path / "float.json")]) == 2
+    assert "did not score the same images" in capsys.readouterr().err
+    (tmp_path / "other.json").write_text(json.dumps({"top1": 0.5}))
+    for bad, message in ((tmp_path / "other.json", "is not an `edgenet eval -o` report"),
+                         (tmp_path / "missing.json", "cannot read"), (tiny_model, "is not JSON")):
+        assert main(base + ["--model", str(tiny_model), "--compare", str(bad)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0] and "Traceback" not in err[0], err

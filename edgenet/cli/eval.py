@@ -30,6 +30,9 @@ def register(sub) -> None:
     p.add_argument("--limit", type=positive_int, help="evaluate only the first N images")
     p.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
     p.add_argument("-o", "--output", metavar="REPORT.json", help="also write the JSON report here")
+    p.add_argument("--compare", metavar="REPORT.json",
+                   help="another model's report (-o) on the same images: the top-1 difference image by image, "
+                   "with its 95 %% interval (e.g. int8 against its float model)")
     add_runtime_options(p)
     p.set_defaults(handler=handle)
 
@@ -41,6 +44,7 @@ def handle(args: argparse.Namespace) -> int:
 
     if args.output:
         check_output_path(args.output, option="-o")  # before the model loads and every image is read
+    other = read_report(args.compare) if args.compare else None
 
     report = evaluate(
         args.model, args.images, labels=args.labels, ground_truth=args.ground_truth, runtime=args.runtime,
@@ -51,6 +55,13 @@ def handle(args: argparse.Namespace) -> int:
     for warning in report.warnings:
         print(f"edgenet: warning: {warning}", file=sys.stderr)
     data = report.as_dict()
+    if other is not None:
+        from edgenet.evaluate import paired_difference
+
+        d = paired_difference(report.per_image, other["per_image"])
+        data["compared_with"] = {"report": args.compare, "model": other.get("model"), "top1_points": round(d.points, 2),
+                                 "interval_points": [round(d.low, 2), round(d.high, 2)],
+                                 "only_this_right": d.only_a, "only_other_right": d.only_b}
     if args.output:
         with open(args.output, "w") as f:
             json.dump(data, f, indent=2)
@@ -59,4 +70,27 @@ def handle(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         print_eval_report(report)
+        if other is not None:
+            print(f"against {other.get('model')}: top-1 {d.points:+.1f} points, 95 % interval {d.low:+.1f} to "
+                  f"{d.high:+.1f} ({d.only_a} images only this model gets right, {d.only_b} only the other)")
     return 0
+
+
+def read_report(path: str) -> dict:
+    """An ``edgenet eval -o`` report with every image's result, or a one-line UsageError."""
+    from edgenet.errors import UsageError
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except OSError as exc:
+        raise UsageError(f"--compare: cannot read {path}: {exc.strerror or exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise UsageError(f"--compare: {path} is not JSON") from None
+    rows = data.get("per_image") if isinstance(data, dict) else None
+    if not isinstance(rows, list) or not rows or not all(
+            isinstance(r, dict) and isinstance(r.get("file"), str) and isinstance(r.get("class_index"), int)
+            and isinstance(r.get("top5"), list) and r["top5"] for r in rows):
+        raise UsageError(f"--compare: {path} is not an `edgenet eval -o` report with every image's result "
+                         "(reports from before per_image cannot be compared)")
+    return data
