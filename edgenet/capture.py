@@ -117,7 +117,7 @@ class Capture:
         self._changed = threading.Condition(threading.Lock())  # frames, _ended, _held
         self._held: Frame | None = None  # the consumer's frame: its tensor buffer is in use
         # Moving averages (ns) of the consumer's wait per get() and of a transform in its thread; the
-        # reader hands a frame over only while the first exceeds the second.
+        # reader hands a frame over only while the first exceeds a quarter of the second (_hand_over).
         self._idle_ns = 0.0
         self._steal_cost_ns = 0.0
         self._free: list[np.ndarray] = []  # tensor buffers to reuse

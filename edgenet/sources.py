@@ -190,12 +190,14 @@ class OpenCVSource(FrameSource):
             params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(self.timeouts[0] * 1000),
                       cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self.timeouts[1] * 1000)]
         # Decoder threads are an open-time parameter of the FFmpeg backend (OpenCV >= 4.6). A backend
-        # that does not know it refuses to open, so a file another backend reads is retried without it.
+        # that does not know it refuses to open, so a file another backend reads is retried without it
+        # (FFmpeg itself knows it: a stream that does not open is not tried twice, which would double
+        # the wait for an unreachable camera).
         threads = [cv2.CAP_PROP_N_THREADS, self.decode_threads] if (
             self.decode_threads and hasattr(cv2, "CAP_PROP_N_THREADS")) else []
         try:
             cap = self._open(params + threads)
-            if threads and not cap.isOpened():
+            if threads and self.api != cv2.CAP_FFMPEG and not cap.isOpened():
                 cap.release()
                 cap = self._open(params)
         except Exception as exc:  # cv2.error from a backend (a GStreamer pipeline that does not parse)

@@ -137,6 +137,11 @@ def test_decoder_threads_are_an_open_parameter_and_a_backend_without_them_still_
     finally:
         images.close()
     assert calls == [[cv2.CAP_PROP_N_THREADS, 1], []]
+    # FFmpeg knows the parameter: a stream that does not open is not tried twice (twice the wait)
+    calls.clear()
+    with pytest.raises(SourceError, match="cannot open"):
+        open_source("http://127.0.0.1:1/none.mjpg", decode_threads=1, open_timeout=2)
+    assert len(calls) == 1 and calls[0][-2:] == [cv2.CAP_PROP_N_THREADS, 1]
 
 
 def test_corrupt_video_file_is_an_error(tmp_path):
