@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from calibration.synthetic import LABELS
 from edgenet.errors import UsageError
+from edgenet.limits import MAX_TRAINING_BYTES
 from edgenet.variants import Variant
 
 
@@ -49,6 +51,11 @@ class DemoConfig:
         Variant(self.alpha, self.resolution)
         if self.per_class < 5 or self.test_per_class < 1:
             raise UsageError("--per-class must be at least 5 and --test-per-class at least 1")
+        needed = self.per_class * len(LABELS) * self.resolution ** 2 * 3 * 4  # training images, float32
+        if needed > MAX_TRAINING_BYTES:
+            most = MAX_TRAINING_BYTES // (len(LABELS) * self.resolution ** 2 * 3 * 4)
+            raise UsageError(f"--per-class {self.per_class} drawings at {self.resolution} px would hold "
+                             f"{needed / 2**30:.0f} GiB in memory; at most {most} at this resolution")
         if self.frames < 1 or self.epochs < 1 or self.train_seconds <= 0:
             raise UsageError("--frames, --epochs and --train-seconds must be positive")
         if self.workdir is not None and os.path.exists(self.workdir) and not os.path.isdir(self.workdir):

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from edgenet.errors import DatasetError, UsageError
+from edgenet.limits import MAX_BATCH_SIZE
 from edgenet.outputs import check_output_path
 from edgenet.preprocess import DEFAULT_CROP, InputSpec, preprocess
 from edgenet.sources import image_files
@@ -65,6 +66,8 @@ class TrainConfig:
                              f"or a model name (mobilenet_v1_050_160), not {self.weights!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise UsageError("--epochs and --batch-size must be at least 1")
+        if self.batch_size > MAX_BATCH_SIZE:
+            raise UsageError(f"--batch-size must be at most {MAX_BATCH_SIZE}, got {self.batch_size}")
         if not 0.0 <= self.validation_split < 1.0:
             raise UsageError(f"--validation-split must be in [0, 1), got {self.validation_split}")
         if self.learning_rate is not None and self.learning_rate <= 0:

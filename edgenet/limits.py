@@ -12,4 +12,6 @@ MAX_THREADS = 64  # 100000 crashes the interpreter (thread creation fails); no b
 MAX_RESOLUTION = 1024  # model input side: 4.6x the largest published (224)
 MAX_CLASSES = 100_000  # classifier outputs: ImageNet-21k has 21,841
 MAX_CALIBRATION_BYTES = 4 * 2**30  # calibration samples in memory (float32): 300 at 224 px are 180 MB
+MAX_TRAINING_BYTES = 8 * 2**30  # the demo's drawings in memory as training data (float32): 2,000 at 96 px are 220 MB
+MAX_BATCH_SIZE = 65_536  # training batch: past this a typo, not a batch (a batch larger than the data is one batch)
 MAX_FRAME_SIDE = 8192  # a source's ?width=/?height=: past 8K a frame alone is hundreds of MB

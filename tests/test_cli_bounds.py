@@ -31,6 +31,8 @@ PATTERN = "pattern://?width=96&height=96&frames=3"
         (["calibrate", "--source", PATTERN, "--resolution", "224", "--count", "1000000000000", "-o", "{tmp}/c.npz"],
          "at most 7133 at this resolution"),
         (["retarget", TINY, "--resolution", "100000"], "from 32 to 1024"),
+        (["demo", "--per-class", "1000000", "--workdir", "{tmp}/demo"], "at most 7767 at this resolution"),
+        (["train", "--data", "{tmp}", "-o", "{tmp}/m.keras", "--batch-size", "100000"], "at most 65536"),
         (["info", "--classes", "1000000000"], "<= 100000"),
         (["profile", "--models", TINY, "--threads", "1-100000"], "thread counts must be in 1..64"),
         (["profile", "--models", TINY, "--warmup", "-3"], "--warmup"),
