@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -18,7 +20,8 @@ from tests.conftest import ROOT, modules_left_imported  # noqa: E402
 FIXTURES = ROOT / "tests" / "fixtures"
 QUICK = ["--min-runs", "5", "--min-time", "0.05", "--warmup", "1"]
 
-TOP_KEYS = {"schema", "wall_seconds", "config", "environment", "notes", "fits", "results", "float_vs_int8", "choice"}
+TOP_KEYS = {"schema", "wall_seconds", "config", "environment", "notes", "fits", "results", "float_vs_int8", "choice",
+            "stopped"}
 ROW_KEYS = {"model", "name", "variant", "alpha", "resolution", "precision", "io", "threads", "mult_adds", "accuracy",
             "accuracy_source", "measured", "skipped", "seed", "latency_ms", "fps", "load_ms", "first_run_ms", "runs",
             "outliers", "xnnpack", "predicted_ms", "predicted_fps", "prediction_error", "e2e", "sustained"}
@@ -204,3 +207,33 @@ def test_outputs_are_checked_before_measuring(models, tmp_path, hide_matplotlib,
     assert done.stderr.startswith("edgenet: error: ") and message in done.stderr
     assert "measuring" not in done.stderr and "Traceback" not in done.stderr and done.stdout == ""
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 0)])
+def test_a_signal_ends_the_profile_with_what_was_measured(tmp_path, models, signum, code):
+    # A profile on a board takes minutes: a Ctrl-C or systemctl stop after the first measurement keeps
+    # it. The run ends after the measurement in hand, prints and writes what it has, saves no pick.
+    env = dict(os.environ, EDGENET_CACHE=str(tmp_path / "cache"))
+    out = tmp_path / "profile.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgenet", "profile", "--models", str(models), "--threads", "1,2", "--min-runs", "5",
+         "--min-time", "1.5", "--warmup", "1", "--target-fps", "1", "--json-file", str(out)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    lines = []
+    for line in proc.stderr:  # the signal goes in during the first measurement
+        lines.append(line)
+        if "measuring" in line:
+            break
+    proc.send_signal(signum)
+    stdout, rest = proc.communicate(timeout=60)
+    err = "".join(lines) + rest
+    assert proc.returncode == code, err
+    assert "Traceback" not in err
+    data = json.loads(out.read_text())
+    assert data["stopped"] is True and set(data) == TOP_KEYS
+    measured = [r for r in data["results"] if r["measured"]]
+    left = [r for r in data["results"] if not r["measured"]]
+    assert len(data["results"]) == 4 and 1 <= len(measured) < 4, err  # 2 models x 2 thread counts
+    assert all(r["skipped"] == "stopped before it was measured" for r in left)
+    assert f"edgenet: stopped by {signal.Signals(signum).name} after {len(measured)} of 4 measurements" in err
+    assert not (tmp_path / "cache" / "profile-pick.json").exists()  # a half profile's pick is not kept

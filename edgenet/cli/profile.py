@@ -115,6 +115,8 @@ def profile_config(args: argparse.Namespace):
 
 
 def handle(args: argparse.Namespace) -> int:
+    from edgenet.cli.stop import StopOnSignals
+
     config = profile_config(args)
     if args.host:  # on boards over ssh: deploy/ does the work
         from edgenet.cli.profile_host import handle_profile_host
@@ -131,7 +133,11 @@ def handle(args: argparse.Namespace) -> int:
     if not args.build_only:  # everything asked of the outputs is checked before measuring
         check_outputs(out_dir=args.out, json_path=args.json_file, csv_path=args.csv, plot_path=plot or None,
                       plot=args.plot is not None)
-    report = profile(config, builder=grid_builder() if args.grid and args.random_weights else None)
+    # SIGINT/SIGTERM/SIGHUP end the profile after the measurement in hand; what was measured is
+    # printed and written (a profile on a board takes minutes: a Ctrl-C must not lose them).
+    with StopOnSignals() as stop:
+        report = profile(config, builder=grid_builder() if args.grid and args.random_weights else None,
+                         stop=stop.event)
     if args.build_only:
         for note in report.notes:
             print(f"edgenet: {note}")
@@ -144,6 +150,11 @@ def handle(args: argparse.Namespace) -> int:
         print_profile(report)
     for path in written:
         print(f"edgenet: wrote {path}", file=sys.stderr)
+    if report.stopped:
+        done = sum(r.measurement is not None for r in report.rows)
+        print(f"edgenet: stopped by {stop.signal} after {done} of {len(report.rows)} measurements; the pick is not "
+              "saved", file=sys.stderr)
+        return stop.exit_code
     if report.choice is not None and not report.choice.meets_target:
         return EXIT_NO_PICK
     return 0

@@ -110,6 +110,7 @@ class ProfileReport:
     config: dict
     notes: list[str] = field(default_factory=list)
     wall_seconds: float = 0.0
+    stopped: bool = False  # a stop was asked for (a signal): the rows left are not measured
 
     def is_pick(self, row: ProfileRow) -> bool:
         p = self.choice.pick if self.choice else None
@@ -143,6 +144,7 @@ class ProfileReport:
             "results": [r.as_dict() for r in self.rows],
             "float_vs_int8": self.precision_pairs(),
             "choice": self.choice.as_dict() if self.choice else None,
+            "stopped": self.stopped,
         }
 
     def csv_rows(self) -> list[dict]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable
@@ -108,11 +109,17 @@ def make_probe(config: ProfileConfig) -> ThermalProbe:
     return ThermalProbe(config.sysfs_root, **kwargs)
 
 
+class _Stopped(Exception):
+    """A stop was asked for between two measurements."""
+
+
 class _Profiler:
-    def __init__(self, config: ProfileConfig, builder: GridBuilder | None, log: Callable[[str], None]):
+    def __init__(self, config: ProfileConfig, builder: GridBuilder | None, log: Callable[[str], None],
+                 stop: threading.Event | None = None):
         self.config = config
         self.builder = builder
         self.log = log
+        self.stop = stop
         self.threshold = config.target_fps * (1 + config.margin) if config.target_fps else None
         self.rows: list[ProfileRow] = []
         self.fits: dict[tuple[str, int], LatencyFit] = {}
@@ -184,9 +191,14 @@ class _Profiler:
         self.notes.append(f"saved the pick ({ref}) in {path}: `edgenet run` and `edgenet eval` use it without --model")
 
     # -- measuring -----------------------------------------------------------------------------
+    def check_stop(self) -> None:
+        if self.stop is not None and self.stop.is_set():
+            raise _Stopped()
+
     def measure(self, entry: ModelEntry) -> None:
         for row in self.rows:
             if row.entry is entry and row.measurement is None:
+                self.check_stop()
                 self.log(f"measuring {row.name} @ {row.threads} thread(s)")
                 row.measurement = measure_model(entry.path, row.threads, self.config.measure)
                 row.skipped = None
@@ -273,13 +285,15 @@ class _Profiler:
         c = self.config
         for entry in dict.fromkeys(r.entry for r in self.rows if r.measurement is not None):
             row = max((r for r in self.rows if r.entry is entry), key=lambda r: r.measured_fps or 0)
+            self.check_stop()
             self.log(f"end-to-end {row.name} @ {row.threads} thread(s) on {c.source}")
             summary = run_pipeline(
                 RunConfig(model=entry.path, source=c.source, runtime=c.measure.runtime, threads=row.threads,
                           xnnpack=c.measure.xnnpack, headless=True, max_frames=c.e2e_frames,
                           duration=max(c.measure.min_time, 1.0)),
-                out=io.StringIO(), log=self.log,
+                out=io.StringIO(), log=self.log, stop=self.stop,
             )
+            self.check_stop()  # a run cut short measures nothing worth keeping
             row.e2e = {"source": c.source, "frames": summary.frames, "e2e_fps": round(summary.e2e_fps, 2),
                        "model_fps": round(summary.model_fps, 2), "dropped": summary.dropped}
 
@@ -294,6 +308,7 @@ class _Profiler:
                 continue  # one thread count per model: its fastest, which ranks first
             done.add(row.name)
             self.log(f"sustained {c.sustained:g} s: {row.name} @ {row.threads} thread(s)")
+            self.check_stop()
             row.sustained = run_sustained(row.entry.path, row.threads, c.sustained, probe,
                                           interval=c.sustained_interval, runtime=c.measure.runtime,
                                           xnnpack=c.measure.xnnpack)
@@ -324,29 +339,41 @@ class _Profiler:
             for t in self.threads:
                 self.rows.append(ProfileRow(e, t, top1, source))
         probe = make_probe(c)
-        self.fit(entries)
-        if c.predict_only:
-            for row in self.rows:
-                if row.measurement is None:
-                    row.skipped = "--predict-only"
-            # Models with no cost cannot be predicted: measure them rather than report nothing.
-            for e in entries:
-                if e.mult_adds is None and os.path.exists(e.path):
+        stopped = False
+        try:
+            self.fit(entries)
+            if c.predict_only:
+                for row in self.rows:
+                    if row.measurement is None:
+                        row.skipped = "--predict-only"
+                # Models with no cost cannot be predicted: measure them rather than report nothing.
+                for e in entries:
+                    if e.mult_adds is None and os.path.exists(e.path):
+                        self.measure(e)
+            elif c.fast:
+                self.fast(entries)
+            else:
+                for e in entries:
                     self.measure(e)
-        elif c.fast:
-            self.fast(entries)
-        else:
-            for e in entries:
-                self.measure(e)
-        if c.source:
-            self.end_to_end()
-        if c.sustained:
-            self.sustain(probe)
+            if c.source:
+                self.end_to_end()
+            if c.sustained:
+                self.sustain(probe)
+        except _Stopped:
+            # What was measured is kept and reported; what was not is said so, and nothing is picked
+            # for good: the next `edgenet run` must not use a pick made from half a profile.
+            stopped = True
+            for row in self.rows:
+                if row.measurement is None and row.skipped is None:
+                    row.skipped = "stopped before it was measured"
+            done = sum(r.measurement is not None for r in self.rows)
+            self.notes.append(f"stopped after {done} of {len(self.rows)} measurements; the pick, if any, is "
+                              "from those and the fit so far, and is not saved")
         choice = None
         if c.target_fps:
             rows = [r for r in self.rows if r.sustained is not None] if self.sustained_only else self.rows
             choice = pick_variant([r.candidate() for r in rows], c.target_fps, c.margin)
-            if c.save_pick:
+            if c.save_pick and not stopped:
                 self.remember(choice)
         first = next((r.measurement for r in self.rows if r.measurement), None)
         env = environment(probe=probe, runtime=first.runtime if first else None,
@@ -355,7 +382,7 @@ class _Profiler:
         if any(r.entry.mult_adds is None for r in self.rows):
             self.notes.append("models without a known variant or cost are measured but not predicted")
         return ProfileReport(self.rows, self.fits, choice, env, c.as_dict(), self.notes,
-                             time.perf_counter() - started)
+                             time.perf_counter() - started, stopped=stopped)
 
 
 def _stderr(message: str) -> None:
@@ -363,10 +390,12 @@ def _stderr(message: str) -> None:
 
 
 def profile(config: ProfileConfig, *, builder: GridBuilder | None = None,
-            log: Callable[[str], None] | None = None) -> ProfileReport:
+            log: Callable[[str], None] | None = None, stop: threading.Event | None = None) -> ProfileReport:
     """Profile the models of ``config`` and, with a target FPS, pick one. See docs/profile.md.
 
     ``builder`` builds missing grid models (``calibration.grid.build_latency_model`` on a workstation
     with TensorFlow); without one, missing grid models are an error saying how to build them.
+    ``stop``, when set (a signal handler, another thread), ends the profile after the measurement in
+    hand: the report holds what was measured (``stopped`` is True) and no pick is saved.
     """
-    return _Profiler(config, builder, log or _stderr).run()
+    return _Profiler(config, builder, log or _stderr, stop).run()
