@@ -307,8 +307,8 @@ class _Profiler:
             if row.name in done:
                 continue  # one thread count per model: its fastest, which ranks first
             done.add(row.name)
-            self.log(f"sustained {c.sustained:g} s: {row.name} @ {row.threads} thread(s)")
             self.check_stop()
+            self.log(f"sustained {c.sustained:g} s: {row.name} @ {row.threads} thread(s)")
             row.sustained = run_sustained(row.entry.path, row.threads, c.sustained, probe,
                                           interval=c.sustained_interval, runtime=c.measure.runtime,
                                           xnnpack=c.measure.xnnpack)
