@@ -198,10 +198,9 @@ def main() -> None:
           "differently;\na goal is met when the whole interval meets it, missed when none of it does, else this set "
           "cannot tell")
     for r in (r for r in rows if r["official"]):
-        d = r["vs_float"]["official"]  # official - float; the goal is on float - official
-        print(f"goal: imported float vs official at native {r['model']} {r['resolution']}: "
-              f"{0.0 - d.points:+.1f} [{0.0 - d.high:+.1f}, {0.0 - d.low:+.1f}] points: {verdict(-d.high, -d.low, -1.0, 1.0)} "
-              "(goal within 1)")
+        d = r["vs_float"]["official"].reversed()  # the goal is on float - official
+        print(f"goal: imported float vs official at native {r['model']} {r['resolution']}: {d} points: "
+              f"{verdict(d.low, d.high, -1.0, 1.0)} (goal within 1)")
     verdicts = [verdict(r["vs_float"][r["best"]].low, r["vs_float"][r["best"]].high, -0.5, None) for r in rows]
     overall = "NOT met" if "NOT met" in verdicts else "cannot tell" if "cannot tell" in verdicts else "met"
     worst = min(rows, key=lambda r: r["best_int8_minus_float"])

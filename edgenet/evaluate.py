@@ -88,6 +88,11 @@ class PairedDifference:
     def __str__(self) -> str:
         return f"{self.points:+.1f} [{self.low:+.1f}, {self.high:+.1f}]"
 
+    def reversed(self) -> "PairedDifference":
+        """b minus a: the same images and interval, seen from the other model (0.0 - x: no -0.0)."""
+        return PairedDifference(self.count, self.only_b, self.only_a, 0.0 - self.points, 0.0 - self.high,
+                                0.0 - self.low)
+
 
 def _wilson(hits: int, n: int, z: float) -> tuple[float, float]:
     p = hits / n

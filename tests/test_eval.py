@@ -56,6 +56,10 @@ def test_paired_difference_counts_the_images_the_models_disagree_on():
     assert d.low < 0 < 3 < d.high < 9  # 7 images that disagree cannot tell 3 points from 0
     r = paired_difference(b, a)
     assert (r.points, r.low, r.high) == pytest.approx((-d.points, -d.high, -d.low))
+    back = d.reversed()
+    assert (back.only_a, back.only_b) == (r.only_a, r.only_b)
+    assert (back.points, back.low, back.high) == pytest.approx((r.points, r.low, r.high))
+    assert str(paired_difference(a, a).reversed()).startswith("+0.0 [")
     assert str(d) == f"+3.0 [{d.low:+.1f}, {d.high:+.1f}]"
     many = paired_difference(_scored(([1] * 70 + [1] * 5 + [0] * 2 + [0] * 23) * 100),
                              _scored(([1] * 70 + [0] * 5 + [1] * 2 + [0] * 23) * 100))
